@@ -1,0 +1,211 @@
+"""The ``builder`` command: the only place that prints results and turns errors into exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from builder import __version__, lint, schema
+from builder.catalog import load_catalog
+from builder.errors import BuilderError, ConfigError, UsageError, ValidationFailed, unknown_name
+from builder.matrix import AXES, Selection, expand
+from builder.model import Catalog, LoadedRecipe, Plan
+from builder.planview import github_matrix, plan_table
+from builder.project import Project, find_root
+from builder.recipes import load_recipes, recipe_files
+
+SELECTION_KEYS = ("recipe", *AXES)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Everything a sub-command needs, composed once per run."""
+
+    project: Project
+    catalog: Catalog
+    plan: Plan
+    full_plan: Plan
+
+
+def split_overrides(overrides: Sequence[str]) -> tuple[Selection, list[str]]:
+    """Selection keys (``recipe=``, ``chip=``...) narrow the matrix; the rest go to Hydra."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except HydraException as exc:
+        raise UsageError(f"command line: {str(exc).splitlines()[0]}") from None
+    picked: dict[str, tuple[str, ...]] = {}
+    rest: list[str] = []
+    for override in parsed:
+        key = override.key_or_group
+        if key in SELECTION_KEYS and not override.is_add() and not override.is_delete():
+            if override.is_sweep_override():
+                values = tuple(str(v) for v in override.sweep_string_iterator())
+            else:
+                values = (str(override.value()),)
+            picked[key] = values
+        else:
+            rest.append(override.input_line)
+    return Selection(**picked), rest
+
+
+def load(root: Path, overrides: Sequence[str]) -> Loaded:
+    project = Project(root=root)
+    selection, hydra_overrides = split_overrides(overrides)
+    catalog = load_catalog(project.conf_dir, hydra_overrides)
+    _check_selection(selection, catalog, project)
+    files = recipe_files(project.recipes_dir)
+    if selection.recipe:
+        files = [f for f in files if f.stem in selection.recipe]
+    recipes = load_recipes(files, catalog, root)
+    plan = expand(recipes, catalog, selection)
+    full_plan = expand(recipes, catalog, Selection(recipe=selection.recipe))
+    return Loaded(project=project, catalog=catalog, plan=plan, full_plan=full_plan)
+
+
+def _check_selection(selection: Selection, catalog: Catalog, project: Project) -> None:
+    known: dict[str, Any] = {
+        "recipe": [p.stem for p in recipe_files(project.recipes_dir)],
+        "chip": catalog.chips,
+        "quantization": catalog.quantizations,
+        "engine": catalog.engines,
+    }
+    for key in SELECTION_KEYS:
+        for value in getattr(selection, key):
+            if value not in known[key]:
+                raise UsageError(f"command line: {key}={value}: {unknown_name(key, value, known[key])}")
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    loaded = load(args.root, args.overrides)
+    plan = loaded.plan
+    if args.format == "json":
+        print(json.dumps(plan.to_json(), indent=2, sort_keys=True))
+    elif args.format == "github":
+        print(json.dumps(github_matrix(plan, loaded.catalog), separators=(",", ":")))
+    else:
+        print(plan_table(plan, explain=args.explain), end="")
+    return 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    from builder import pipeline
+
+    loaded = load(args.root, args.overrides)
+    if not loaded.plan.cells:
+        from builder.errors import NothingToBuild
+
+        raise NothingToBuild("the selection matches no cell; see `builder plan --explain`")
+    started = time.monotonic()
+    outcomes = pipeline.run(
+        loaded.project, loaded.catalog, loaded.plan, loaded.full_plan,
+        stage=args.command, log=lambda line: print(line, flush=True),
+    )
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.validation.status] = counts.get(outcome.validation.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    out_dir = loaded.project.out_dir(loaded.catalog.settings)
+    print(f"{args.command}: {summary} in {time.monotonic() - started:.1f}s -> {out_dir}")
+    failed = [o.cell.id for o in outcomes if o.validation.status == "failed"]
+    if failed:
+        raise ValidationFailed(f"{len(failed)} cell(s) failed: {', '.join(failed)}")
+    return 0
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    project = Project(root=args.root)
+    selection, hydra_overrides = split_overrides(args.overrides)
+    if selection != type(selection)():
+        raise UsageError("lint takes catalog overrides only, not recipe=/chip=/... selections")
+    catalog = load_catalog(project.conf_dir, hydra_overrides)
+    paths = lint.expand_paths(args.paths or [project.recipes_dir])
+    for line in lint.lint(paths, catalog, args.root):
+        print(line)
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    target = args.root / schema.SCHEMA_PATH
+    text = schema.schema_text()
+    if args.check:
+        current = target.read_text(encoding="utf-8") if target.is_file() else ""
+        if current != text:
+            raise ConfigError(f"{schema.SCHEMA_PATH} is out of date; run `builder schema`")
+        print(f"{schema.SCHEMA_PATH} is current")
+        return 0
+    from builder.effects import fs
+
+    fs.write_atomic(target, text.encode())
+    print(f"wrote {schema.SCHEMA_PATH}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    main_parser = argparse.ArgumentParser(
+        prog="builder",
+        description="Release builds for large language models across many AI chips.",
+    )
+    main_parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--root", type=Path, default=None, help="project root (default: found from the current folder)")
+    common.add_argument("--debug", action="store_true", help="show tracebacks (or set BUILDER_FULL_ERROR=1)")
+    overrides_help = "Hydra overrides: recipe=NAME chip=A,B engine=E quantization=Q, or catalog values"
+    sub = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plan = sub.add_parser("plan", parents=[common], help="print the cells a release builds (runs nothing)")
+    plan.add_argument("--format", choices=["table", "json", "github"], default="table")
+    plan.add_argument("--explain", action="store_true", help="also list excluded cells and the rule for each")
+    plan.add_argument("overrides", nargs="*", help=overrides_help)
+    plan.set_defaults(func=cmd_plan)
+
+    stage_help = {
+        "render": "render each cell's files into out/",
+        "validate": "render, then start each cell's engine and run its suites",
+        "release": "validate, then write out/release.json and the README table",
+    }
+    for name, text in stage_help.items():
+        stage = sub.add_parser(name, parents=[common], help=text)
+        stage.add_argument("overrides", nargs="*", help=overrides_help)
+        stage.set_defaults(func=cmd_stage)
+
+    lint_parser = sub.add_parser("lint", parents=[common], help="check recipes (schema and semantics)")
+    lint_parser.add_argument("paths", nargs="*", type=Path, help="recipe files or folders (default: recipes/)")
+    lint_parser.add_argument("--override", dest="overrides", action="append", default=[], help="catalog override")
+    lint_parser.set_defaults(func=cmd_lint)
+
+    schema_parser = sub.add_parser("schema", parents=[common], help="write (or --check) the recipe JSON Schema")
+    schema_parser.add_argument("--check", action="store_true")
+    schema_parser.set_defaults(func=cmd_schema)
+    return main_parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    debug = args.debug or os.environ.get("BUILDER_FULL_ERROR") == "1"
+    try:
+        args.root = (args.root or find_root(Path.cwd())).resolve()
+        code: int = args.func(args)
+    except BuilderError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.return_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

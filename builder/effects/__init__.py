@@ -1,0 +1,1 @@
+"""The edge: everything that touches processes, the network, the disk and Docker lives here."""

@@ -1,0 +1,106 @@
+"""Start a cell's serving engine on loopback, wait for health, and always stop it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from builder.engines import ServeCommand, serve_command
+from builder.effects.proc import Server
+from builder.errors import EngineError
+from builder.model import EngineConf, ScalarValue
+
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunningEngine:
+    """A healthy server a suite can talk to."""
+
+    base_url: str
+    health_url: str
+    served_model_name: str
+    command: ServeCommand
+    startup_s: float
+    server: Server
+
+
+def free_port() -> int:
+    """A port nobody listens on right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def engine_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The server's environment: ours, offline by default, plus the chip's and engine's."""
+    env = dict(os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("HF_DATASETS_OFFLINE", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def running_engine(
+    engine: EngineConf,
+    args: Mapping[str, ScalarValue],
+    *,
+    model_dir: Path,
+    served_model_name: str,
+    env: Mapping[str, str],
+    log_path: Path,
+    startup_timeout_s: float,
+) -> Iterator[RunningEngine]:
+    """Serve ``model_dir`` with ``engine``; the server is stopped on every way out."""
+    port = free_port()
+    command = serve_command(
+        engine, args, model=str(model_dir), host=HOST, port=port,
+        served_model_name=served_model_name,
+    )
+    started = time.monotonic()
+    try:
+        server = Server(command.argv, env=engine_env(env), log_path=log_path)
+    except OSError as exc:
+        msg = f"cannot start {engine.display_name} ({command.argv[0]}): {exc}"
+        raise EngineError(msg) from None
+    try:
+        base_url = f"http://{HOST}:{port}"
+        health_url = base_url + engine.health_path
+        _wait_healthy(server, health_url, startup_timeout_s)
+        yield RunningEngine(
+            base_url=base_url,
+            health_url=health_url,
+            served_model_name=served_model_name,
+            command=command,
+            startup_s=time.monotonic() - started,
+            server=server,
+        )
+    finally:
+        server.stop()
+
+
+def _wait_healthy(server: Server, url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            code = server.exit_code()
+            if code is not None:
+                msg = f"engine exited with code {code} before it was healthy; last log lines:\n"
+                raise EngineError(msg + server.log_tail())
+            try:
+                if client.get(url).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+    msg = f"engine not healthy at {url} after {timeout_s:g}s; last log lines:\n"
+    raise EngineError(msg + server.log_tail())

@@ -1,0 +1,127 @@
+"""Atomic writes to out/ and the README: an interrupted run leaves the old output or the new.
+
+A file is written to a temporary sibling, fsynced and renamed over the target. A cell's
+directory is written whole into a temporary sibling and swapped in with two renames; the
+old copy is kept as ``.<name>.old`` until the swap is done, and :func:`recover` puts it back
+if a run died between the two renames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+from builder.errors import OutputError
+
+
+def _fail(action: str, path: Path, exc: OSError) -> OutputError:
+    reason = os.strerror(exc.errno) if exc.errno else str(exc)
+    if exc.errno == errno.ENOSPC:
+        reason = "no space left on the device"
+    return OutputError(f"{path}: cannot {action}: {reason}")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _fail("write", path, exc) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).chmod(0o644)
+        Path(tmp).replace(path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _fail("write", path, exc) from None
+
+
+def write_dir_atomic(target: Path, files: Mapping[str, bytes], modes: Mapping[str, int]) -> None:
+    """Replace directory ``target`` with exactly ``files`` (names relative to it)."""
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        raise _fail("write", target, exc) from None
+    try:
+        for name, data in files.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            path.chmod(modes.get(name, 0o644))
+        tmp.chmod(0o755)
+        _swap_in(tmp, target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _fail("write", target, exc) from None
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    old = target.with_name(f".{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def recover(root: Path) -> None:
+    """Undo what a killed run left in ``root`` and its recipe folders (two levels)."""
+    if not root.is_dir():
+        return
+    folders = [root, *(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))]
+    for folder in folders:
+        for old in folder.glob(".*.old"):
+            target = old.with_name(old.name[1 : -len(".old")])
+            if target.exists():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.rename(target)
+        for tmp in folder.glob(".*.tmp"):
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def exclusive_lock(out_dir: Path) -> Iterator[None]:
+    """Hold ``out/.lock`` for a whole run; a second run refuses with a clear message."""
+    lock_path = out_dir / ".lock"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a+")
+    except OSError as exc:
+        raise _fail("lock", lock_path, exc) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            msg = f"{out_dir}: another release is running (pid {holder}); wait for it to finish"
+            raise OutputError(msg) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)

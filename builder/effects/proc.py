@@ -1,0 +1,110 @@
+"""The one place that starts processes: short commands, and servers in their own group.
+
+A server runs in a new session so that stopping it stops everything it spawned (tokenizer
+workers, engine sub-processes); stop() escalates from SIGTERM to SIGKILL and always reaps.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished short command."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None) -> Completed:
+    """Run a short command; a missing program or a time-out gives return code 127 or 124."""
+    try:
+        done = subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False
+        )
+    except FileNotFoundError as exc:
+        return Completed(127, "", str(exc))
+    except subprocess.TimeoutExpired:
+        return Completed(124, "", f"timed out after {timeout:g}s")
+    return Completed(done.returncode, done.stdout, done.stderr)
+
+
+class Server:
+    """A long-running process whose output goes to a log file."""
+
+    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], log_path: Path) -> None:
+        self.argv = tuple(argv)
+        self.log_path = log_path
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("wb") as log:
+            self._proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env),
+                start_new_session=True,
+            )
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def exit_code(self) -> int | None:
+        """None while running."""
+        return self._proc.poll()
+
+    def stop(self, grace_s: float = 10.0) -> int:
+        """Stop the whole process group; returns the exit code. Safe to call twice."""
+        if self._proc.poll() is None:
+            self._signal_group(signal.SIGTERM)
+            try:
+                self._proc.wait(timeout=grace_s)
+            except subprocess.TimeoutExpired:
+                self._signal_group(signal.SIGKILL)
+                self._proc.wait()
+        # Children that ignored SIGTERM must not outlive the cell.
+        self._signal_group(signal.SIGKILL)
+        return self._proc.returncode
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self._proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether any process of a group is still alive (used to check nothing leaked)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def wait_until(predicate: object, timeout: float, interval: float = 0.25) -> bool:
+    """Poll ``predicate()`` until true or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return True
+        time.sleep(interval)
+    return False

@@ -1,0 +1,106 @@
+"""The smoke suite: the server answers health, model listing, chat and completion requests."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from builder.effects.engine_runtime import RunningEngine
+from builder.model import SuiteConf
+from builder.results import Check, SuiteResult
+
+PROMPT = "The capital of France is"
+
+
+def run(engine: RunningEngine, suite: SuiteConf, timeout_s: float) -> SuiteResult:
+    """Run every check; a check that raises fails alone and the others still run."""
+    started = time.monotonic()
+    checks: list[Check] = []
+    with httpx.Client(base_url=engine.base_url, timeout=timeout_s) as client:
+        model_id = engine.served_model_name
+        steps: list[tuple[str, Callable[[], str]]] = [
+            ("health", lambda: _health(client, engine.health_url)),
+            ("models", lambda: _models(client)),
+            ("chat completion", lambda: _chat(client, model_id)),
+            ("completion", lambda: _completion(client, model_id)),
+        ]
+        for name, step in steps:
+            try:
+                detail = step()
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                checks.append(Check(name=name, passed=False, detail=_short(exc)))
+            else:
+                checks.append(Check(name=name, passed=True, detail=detail))
+    return SuiteResult(name=suite.name, checks=tuple(checks), duration_s=time.monotonic() - started)
+
+
+def _short(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _json(response: httpx.Response) -> Any:
+    response.raise_for_status()
+    return response.json()
+
+
+def _health(client: httpx.Client, url: str) -> str:
+    response = client.get(url)
+    response.raise_for_status()
+    return f"{url.split('/', 3)[-1]} answered {response.status_code}"
+
+
+def _models(client: httpx.Client) -> str:
+    data = _json(client.get("/v1/models"))
+    ids = [m["id"] for m in data["data"]]
+    if not ids:
+        msg = "/v1/models lists no model"
+        raise ValueError(msg)
+    return f"{len(ids)} model(s) listed"
+
+
+def _usage(body: dict[str, Any]) -> int:
+    usage = body.get("usage") or {}
+    tokens = usage.get("completion_tokens")
+    if not isinstance(tokens, int) or tokens < 1:
+        msg = f"usage.completion_tokens is {tokens!r}, expected a positive integer"
+        raise ValueError(msg)
+    return tokens
+
+
+def _chat(client: httpx.Client, model: str) -> str:
+    body = _json(
+        client.post(
+            "/v1/chat/completions",
+            json={
+                "model": model,
+                "messages": [{"role": "user", "content": PROMPT}],
+                "max_tokens": 8,
+                "temperature": 0,
+                "seed": 0,
+            },
+        )
+    )
+    choice = body["choices"][0]
+    content = choice["message"]["content"]
+    if choice["message"].get("role") != "assistant" or not isinstance(content, str):
+        msg = f"malformed chat message: {choice['message']!r}"
+        raise ValueError(msg)
+    return f"{_usage(body)} token(s), finish_reason={choice.get('finish_reason')}"
+
+
+def _completion(client: httpx.Client, model: str) -> str:
+    body = _json(
+        client.post(
+            "/v1/completions",
+            json={"model": model, "prompt": PROMPT, "max_tokens": 8, "temperature": 0, "seed": 0},
+        )
+    )
+    choice = body["choices"][0]
+    if not isinstance(choice["text"], str):
+        msg = f"malformed completion choice: {choice!r}"
+        raise ValueError(msg)
+    return f"{_usage(body)} token(s), finish_reason={choice.get('finish_reason')}"

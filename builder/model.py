@@ -1,0 +1,339 @@
+"""The typed model: recipes (untrusted input), catalogs (conf/), and the cells a plan holds.
+
+Recipe classes are read by :mod:`builder.typed` with file/line errors and also generate the
+recipe JSON Schema. Catalog classes are OmegaConf structured configs for the entries Hydra
+composes from conf/. All of them are frozen: once loaded, nothing mutates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from builder.errors import SourceLoc
+
+# Patterns for values that end up in shell lines, Dockerfiles, paths and repo names.
+NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
+MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}"
+REPO_PART = r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}"
+REVISION = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+SOURCE = (
+    rf"(?:huggingface|modelscope)://{REPO_PART}/{REPO_PART}(?:@{REVISION})?"
+    r"|file:///(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,255}"
+    r"|generate://tiny-llama"
+)
+LICENSE = r"[a-z0-9][a-z0-9.+-]{0,63}"
+LANGUAGE = r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?"
+ARG_NAME = r"[a-z][a-z0-9_]{0,63}"
+SAFE_TEXT = r"[^\x00-\x1f\x7f]{0,2000}"
+RELEASE_NAME = r"[A-Za-z0-9{}._-]{1,96}"
+
+ScalarValue = str | int | float | bool
+
+
+def _doc(text: str, pattern: str | None = None) -> dict[str, str]:
+    meta = {"doc": text}
+    if pattern is not None:
+        meta["pattern"] = pattern
+    return meta
+
+
+# ---------------------------------------------------------------------------------- recipes
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """The model a recipe releases."""
+
+    name: str = field(metadata=_doc("Model name used in release names, e.g. Qwen3-8B", MODEL_NAME))
+    source: str = field(
+        metadata=_doc(
+            "Where the weights come from: huggingface://org/name@rev, modelscope://org/name@rev, "
+            "file:///path or generate://tiny-llama",
+            SOURCE,
+        )
+    )
+    license: str = field(metadata=_doc("SPDX-style license id, e.g. apache-2.0", LICENSE))
+    languages: list[str] = field(default_factory=list, metadata=_doc("ISO codes", LANGUAGE))
+    description: str = field(default="", metadata=_doc("One paragraph for the card", SAFE_TEXT))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Axes:
+    """The axes whose product is the build matrix."""
+
+    chip: list[str] = field(metadata=_doc("Chip names from conf/chip", NAME))
+    quantization: list[str] = field(metadata=_doc("Quantizations from conf/quantization", NAME))
+    engine: list[str] = field(metadata=_doc("Serving engines from conf/engine", NAME))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selector:
+    """Matches cells: every axis given must be equal; an axis left out matches anything."""
+
+    chip: str | None = field(default=None, metadata=_doc("Chip name", NAME))
+    quantization: str | None = field(default=None, metadata=_doc("Quantization name", NAME))
+    engine: str | None = field(default=None, metadata=_doc("Engine name", NAME))
+
+    def matches(self, chip: str, quantization: str, engine: str) -> bool:
+        return (
+            self.chip in (None, chip)
+            and self.quantization in (None, quantization)
+            and self.engine in (None, engine)
+        )
+
+    def given(self) -> dict[str, str]:
+        values = {"chip": self.chip, "quantization": self.quantization, "engine": self.engine}
+        return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Override:
+    """Engine arguments for the cells a selector matches (later entries win)."""
+
+    select: Selector
+    serve: dict[str, ScalarValue] = field(
+        default_factory=dict, metadata=_doc("Engine arguments (vLLM names, _ for -)", ARG_NAME)
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidateSpec:
+    """How cells are validated."""
+
+    reference: Selector | None = field(
+        default=None, metadata=_doc("The cell others are compared with")
+    )
+    suites: list[str] = field(
+        default_factory=lambda: ["smoke"], metadata=_doc("Suites from conf/suite", NAME)
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseSpec:
+    """How released artifacts are named."""
+
+    org: str = field(metadata=_doc("Hub organisation", REPO_PART))
+    name: str = field(
+        default="{model}{quant_suffix}-{chip}",
+        metadata=_doc(
+            "Repo name; placeholders {model} {quant_suffix} {chip} {engine} {quantization}",
+            RELEASE_NAME,
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """A release recipe: one model across chips, quantizations and engines."""
+
+    model: ModelSpec
+    matrix: Axes
+    exclude: list[Selector] = field(default_factory=list, metadata=_doc("Cells to drop"))
+    include: list[Selector] = field(
+        default_factory=list, metadata=_doc("Extra cells; all three axes required")
+    )
+    serve: dict[str, ScalarValue] = field(
+        default_factory=dict, metadata=_doc("Engine arguments (vLLM names, _ for -)", ARG_NAME)
+    )
+    overrides: list[Override] = field(default_factory=list)
+    validate: ValidateSpec = field(default_factory=ValidateSpec)
+    release: ReleaseSpec
+
+
+RELEASE_PLACEHOLDERS = ("model", "quant_suffix", "chip", "engine", "quantization")
+
+
+# --------------------------------------------------------------------------------- catalogs
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChipConf:
+    """A chip family: how to detect it, run containers on it, and which runners have it."""
+
+    name: str
+    vendor_en: str
+    vendor_cn: str
+    naming_suffix: str
+    models: list[str] = field(default_factory=list)
+    smi_command: str = ""
+    sdk: str = ""
+    visible_devices_env: str = ""
+    docker_run_flags: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    base_image: dict[str, str] = field(default_factory=dict)
+    quantizations: list[str] = field(default_factory=list)
+    runner_labels: list[str] = field(default_factory=list)
+    # Keys whose values could not be checked offline; users with the hardware correct them.
+    unverified: list[str] = field(default_factory=list)
+    notes: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConf:
+    """A serving engine: how it is installed, started and probed."""
+
+    name: str
+    display_name: str
+    package: str
+    version: str
+    serve: list[str]
+    health_path: str = "/health"
+    port: int = 8000
+    quantizations: list[str] = field(default_factory=list)
+    chips: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    unverified: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantizationConf:
+    """A weight format and the suffix it gives release names."""
+
+    name: str
+    display_name: str
+    suffix: str
+    bits: int
+    dtype: str
+    method: str = "none"
+    engine_args: dict[str, dict[str, str]] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuiteConf:
+    """A validation suite."""
+
+    name: str
+    description: str
+    timeout_s: float = 60.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishConf:
+    """A publish target."""
+
+    name: str
+    kind: str
+    description: str = ""
+    path: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Run-wide settings from conf/config.yaml."""
+
+    out_dir: str = "out"
+    readme: str = "README.md"
+    registry: str = "ghcr.io/flagrelease"
+    startup_timeout_s: float = 600.0
+    request_timeout_s: float = 120.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Catalog:
+    """Everything conf/ holds, composed once per run."""
+
+    chips: dict[str, ChipConf]
+    engines: dict[str, EngineConf]
+    quantizations: dict[str, QuantizationConf]
+    suites: dict[str, SuiteConf]
+    publish: dict[str, PublishConf]
+    settings: Settings
+
+
+# ------------------------------------------------------------------------------------ plan
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedRecipe:
+    """A recipe and where it came from."""
+
+    name: str
+    file: str
+    recipe: Recipe
+    # Source line of every key path, for problems found after loading (lint, plan checks).
+    locs: dict[str, SourceLoc] = field(default_factory=dict, compare=False, repr=False)
+
+    def loc(self, path: str) -> SourceLoc:
+        while path and path not in self.locs:
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return self.locs.get(path, SourceLoc(file=self.file))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cell:
+    """One build: a recipe on one chip, in one quantization, served by one engine."""
+
+    recipe: str
+    chip: str
+    quantization: str
+    engine: str
+    serve_args: dict[str, ScalarValue]
+    release_name: str
+    release_repo: str
+    image: str
+    reference: str | None
+    ignored_args: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return cell_id(self.recipe, self.chip, self.quantization, self.engine)
+
+
+def cell_id(recipe: str, chip: str, quantization: str, engine: str) -> str:
+    """The stable id of a cell: ``<recipe>.<chip>.<quantization>.<engine>``, lowercase."""
+    return f"{recipe}.{chip}.{quantization}.{engine}".lower()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exclusion:
+    """A cell the matrix would have had, and why it is not built."""
+
+    recipe: str
+    chip: str
+    quantization: str
+    engine: str
+    reason: str
+    rule: str
+
+    @property
+    def id(self) -> str:
+        return cell_id(self.recipe, self.chip, self.quantization, self.engine)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """What a release will build; pure data, made before anything runs."""
+
+    cells: tuple[Cell, ...]
+    excluded: tuple[Exclusion, ...]
+    recipes: tuple[LoadedRecipe, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cells": [cell_json(c) for c in self.cells],
+            "excluded": [
+                {"id": e.id, "reason": e.reason, "rule": e.rule} for e in self.excluded
+            ],
+        }
+
+
+def cell_json(cell: Cell) -> dict[str, Any]:
+    """A cell as plain JSON data (the resolved cell config)."""
+    return {
+        "id": cell.id,
+        "recipe": cell.recipe,
+        "chip": cell.chip,
+        "quantization": cell.quantization,
+        "engine": cell.engine,
+        "serve_args": dict(cell.serve_args),
+        "release_name": cell.release_name,
+        "release_repo": cell.release_repo,
+        "image": cell.image,
+        "reference": cell.reference,
+        "ignored_args": list(cell.ignored_args),
+    }

@@ -1,0 +1,127 @@
+"""Render a cell's files from the Jinja templates in templates/: pure, returns text by path.
+
+Jinja runs sandboxed with StrictUndefined, so a missing value is an error and not an empty
+string; recipe values only ever enter as data (never compiled as templates), and every
+value that reaches a shell line goes through the ``sh`` filter (POSIX quoting).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shlex
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from builder import __version__
+from builder.engines import serve_command
+from builder.errors import ConfigError
+from builder.model import Catalog, Cell, LoadedRecipe, cell_json
+
+# Rendered file name -> template name. The order is the order of the manifest.
+CELL_FILES: Mapping[str, str] = {
+    "Dockerfile": "Dockerfile.j2",
+    "README.md": "model_card.md.j2",
+    "serve.sh": "serve.sh.j2",
+    "anythingllm.json": "anythingllm.json.j2",
+}
+
+CONTAINER_MODEL_ROOT = PurePosixPath("/models")
+
+
+def _sh(value: object) -> str:
+    return shlex.quote(str(value))
+
+
+def _sh_join(values: Any) -> str:
+    return " ".join(shlex.quote(str(v)) for v in values)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@cache
+def environment(templates_dir: Path) -> jinja2.Environment:
+    """One sandboxed environment per templates directory (template parsing is cached)."""
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["sh"] = _sh
+    env.filters["sh_join"] = _sh_join
+    env.filters["json"] = _json
+    return env
+
+
+def source_parts(source: str) -> dict[str, str]:
+    """``huggingface://org/name@rev`` -> kind, repo, revision (revision may be empty)."""
+    kind, _, rest = source.partition("://")
+    repo, _, revision = rest.partition("@")
+    return {"kind": kind, "repo": repo, "revision": revision}
+
+
+def context(
+    cell: Cell,
+    loaded: LoadedRecipe,
+    catalog: Catalog,
+    validation: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything templates may use, as plain data."""
+    chip = catalog.chips[cell.chip]
+    engine = catalog.engines[cell.engine]
+    model_dir = str(CONTAINER_MODEL_ROOT / cell.release_name)
+    command = serve_command(
+        engine,
+        cell.serve_args,
+        model=model_dir,
+        host="0.0.0.0",
+        port=engine.port,
+        served_model_name=cell.release_name,
+    )
+    recipe = loaded.recipe
+    return {
+        "builder_version": __version__,
+        "cell": cell_json(cell),
+        "recipe": {"name": loaded.name, "file": loaded.file},
+        "model": dataclasses.asdict(recipe.model),
+        "source": source_parts(recipe.model.source),
+        "release": {"org": recipe.release.org, "name": cell.release_name, "repo": cell.release_repo},
+        "chip": dataclasses.asdict(chip),
+        "engine": dataclasses.asdict(engine),
+        "quantization": dataclasses.asdict(catalog.quantizations[cell.quantization]),
+        "serve_argv": list(command.argv),
+        "model_dir": model_dir,
+        "image": cell.image,
+        "validation": dict(validation) if validation is not None else None,
+    }
+
+
+def render_cell(
+    templates_dir: Path,
+    cell: Cell,
+    loaded: LoadedRecipe,
+    catalog: Catalog,
+    validation: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """The cell's files by name; nothing is written."""
+    env = environment(templates_dir)
+    ctx = context(cell, loaded, catalog, validation)
+    files: dict[str, str] = {}
+    for name, template in CELL_FILES.items():
+        try:
+            files[name] = env.get_template(template).render(ctx)
+        except jinja2.TemplateError as exc:
+            where = f"{templates_dir / template}:{getattr(exc, 'lineno', None) or '?'}"
+            msg = f"{where}: cannot render {name} for {cell.id}: {exc}"
+            raise ConfigError(msg) from None
+    return files

@@ -1,0 +1,158 @@
+"""Safe YAML for untrusted recipes: plain data only, with the line of every key kept.
+
+Recipes arrive in pull requests from strangers, so this loader refuses anything beyond plain
+data: anchors and aliases (billion-laughs), custom tags, duplicate keys, and documents that
+are too large or too deeply nested. Every value keeps its source line for error messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import yaml
+
+from builder.errors import Problem, RecipeError, SourceLoc
+
+MAX_BYTES = 256 * 1024
+MAX_DEPTH = 16
+MAX_NODES = 20_000
+
+_PLAIN_TAGS = {
+    "tag:yaml.org,2002:str",
+    "tag:yaml.org,2002:int",
+    "tag:yaml.org,2002:float",
+    "tag:yaml.org,2002:bool",
+    "tag:yaml.org,2002:null",
+    "tag:yaml.org,2002:seq",
+    "tag:yaml.org,2002:map",
+}
+
+Data: TypeAlias = "None | bool | int | float | str | list[Data] | dict[str, Data]"
+
+
+@dataclass(frozen=True)
+class Located:
+    """A parsed document and the source location of every key path in it."""
+
+    data: Data
+    locs: dict[str, SourceLoc]
+    file: str
+
+    def loc(self, path: str) -> SourceLoc:
+        """The location of ``path`` or, failing that, of its nearest parent."""
+        while path:
+            if path in self.locs:
+                return self.locs[path]
+            path = _parent(path)
+        return self.locs.get("", SourceLoc(file=self.file, line=1))
+
+
+def _parent(path: str) -> str:
+    cut = max(path.rfind("."), path.rfind("["))
+    return path[:cut] if cut > 0 else ""
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """SafeLoader that rejects anchors and aliases before any expansion can happen."""
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in recipes", event.start_mark
+            )
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors (&name) are not allowed in recipes", event.start_mark
+            )
+        return super().compose_node(parent, index)  # type: ignore[no-untyped-call, no-any-return]
+
+
+# Dates stay strings: a recipe's `revision: 2024-05-01` must not become a datetime object.
+_NoAliasLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_SCALARS = yaml.SafeLoader("")
+
+
+def load_text(text: str, file: str) -> Located:
+    """Parse ``text`` (the contents of ``file``) into plain data with key locations."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise _error(file, 1, "", f"file is larger than {MAX_BYTES // 1024} KiB")
+    try:
+        loader = _NoAliasLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()  # type: ignore[no-untyped-call]
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise _error(file, line, "", f"invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise _error(file, 1, "", f"invalid YAML: {exc}") from None
+    locs: dict[str, SourceLoc] = {"": SourceLoc(file=file, line=1)}
+    if node is None:
+        return Located(data=None, locs=locs, file=file)
+    builder = _Builder(file, locs)
+    return Located(data=builder.build(node, "", 0), locs=locs, file=file)
+
+
+def _error(file: str, line: int, key: str, message: str) -> RecipeError:
+    return RecipeError([Problem(loc=SourceLoc(file=file, line=line), key=key, message=message)])
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording where each key path is."""
+
+    def __init__(self, file: str, locs: dict[str, SourceLoc]) -> None:
+        self.file = file
+        self.locs = locs
+        self.count = 0
+
+    def _loc(self, node: yaml.Node) -> SourceLoc:
+        mark = node.start_mark
+        return SourceLoc(file=self.file, line=mark.line + 1, column=mark.column + 1)
+
+    def _fail(self, node: yaml.Node, path: str, message: str) -> RecipeError:
+        return RecipeError([Problem(loc=self._loc(node), key=path, message=message)])
+
+    def build(self, node: yaml.Node, path: str, depth: int) -> Data:
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise self._fail(node, path, f"document has more than {MAX_NODES} values")
+        if depth > MAX_DEPTH:
+            raise self._fail(node, path, f"nested deeper than {MAX_DEPTH} levels")
+        if node.tag not in _PLAIN_TAGS:
+            raise self._fail(node, path, f"tag {node.tag!r} is not allowed; use plain values")
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            items: list[Data] = []
+            for index, child in enumerate(node.value):
+                child_path = f"{path}[{index}]"
+                self.locs[child_path] = self._loc(child)
+                items.append(self.build(child, child_path, depth + 1))
+            return items
+        value: Data = _SCALARS.construct_object(node)  # type: ignore[no-untyped-call]
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Data]:
+        result: dict[str, Data] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise self._fail(key_node, path, "merge keys (<<) are not allowed in recipes")
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != "tag:yaml.org,2002:str":
+                raise self._fail(key_node, path, "keys must be plain strings")
+            key = str(key_node.value)
+            child_path = f"{path}.{key}" if path else key
+            if key in result:
+                first = self.locs[child_path]
+                raise self._fail(key_node, child_path, f"duplicate key (first at line {first.line})")
+            self.locs[child_path] = self._loc(key_node)
+            result[key] = self.build(value_node, child_path, depth + 1)
+        return result

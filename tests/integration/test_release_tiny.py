@@ -1,0 +1,81 @@
+"""The whole pipeline on the tiny model, with a real `transformers serve` process."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from builder.cli import main
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+CELL = "tiny-llama.cpu.bf16.transformers"
+
+
+@pytest.fixture(scope="module")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One generated tiny model for the module (generation is deterministic)."""
+    return tmp_path_factory.mktemp("models")
+
+
+def make_project(tmp_path: Path, model_cache: Path) -> Path:
+    for name in ("conf", "templates"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    (tmp_path / "recipes").mkdir()
+    shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", tmp_path / "recipes")
+    (tmp_path / "README.md").write_text("# Demo\n\n<!-- START:models -->\n<!-- END:models -->\n\nEnd.\n")
+    (tmp_path / "out" / ".cache").mkdir(parents=True)
+    (tmp_path / "out" / ".cache" / "models").symlink_to(model_cache)
+    return tmp_path
+
+
+def test_release_end_to_end(tmp_path: Path, model_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = make_project(tmp_path, model_cache)
+    assert main(["release", "--root", str(project)]) == 0
+    cell_dir = project / "out" / "tiny-llama" / CELL
+
+    validation = json.loads((cell_dir / "validation.json").read_text())
+    assert validation["status"] == "passed", validation
+    checks = {c["name"]: c["passed"] for s in validation["suites"] for c in s["checks"]}
+    assert checks == {"health": True, "models": True, "chat completion": True, "completion": True}
+    assert validation["engine"]["argv"][:2] == ["transformers", "serve"]
+
+    manifest = json.loads((cell_dir / "manifest.json").read_text())
+    on_disk = {p.name for p in cell_dir.iterdir()} - {"manifest.json"}
+    assert set(manifest["files"]) == on_disk
+    for name, entry in manifest["files"].items():
+        assert hashlib.sha256((cell_dir / name).read_bytes()).hexdigest() == entry["sha256"]
+    assert manifest["config"]["cell"]["id"] == CELL
+
+    card = (cell_dir / "README.md").read_text()
+    assert "| smoke | chat completion | pass |" in card
+    index = json.loads((project / "out" / "release.json").read_text())
+    assert [(c["id"], c["status"]) for c in index["cells"]] == [(CELL, "passed")]
+    readme = (project / "README.md").read_text()
+    assert f"| Tiny-Llama | cpu | bf16 | transformers | ✅ passed | FlagRelease/Tiny-Llama-cpu-FlagOS |" in readme
+    assert readme.endswith("<!-- END:models -->\n\nEnd.\n")
+
+    # A second run without changes leaves the README byte-identical.
+    assert main(["release", "--root", str(project)]) == 0
+    assert (project / "README.md").read_text() == readme
+    capsys.readouterr()
+
+
+def test_engine_that_cannot_start_fails_its_cell(
+    tmp_path: Path, model_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project(tmp_path, model_cache)
+    broken = "engine.transformers.serve=[sh,-c,'echo engine-boom >&2; exit 3']"
+    assert main(["release", "--root", str(project), broken]) == 4
+    validation = json.loads((project / "out" / "tiny-llama" / CELL / "validation.json").read_text())
+    assert validation["status"] == "failed"
+    assert "exited with code 3" in validation["reason"]
+    assert "engine-boom" in validation["reason"]
+    assert "❌ failed" in (project / "README.md").read_text()
+    _, err = capsys.readouterr()
+    assert "1 cell(s) failed: tiny-llama.cpu.bf16.transformers" in err

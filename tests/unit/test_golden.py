@@ -1,0 +1,91 @@
+"""Golden files: rendered Dockerfiles, model cards and the README table, byte for byte.
+
+`nox -s update_golden` (UPDATE_GOLDEN=1) rewrites them; reviewers read the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from builder.matrix import Selection, expand
+from builder.model import Catalog, Cell, Plan
+from builder.pipeline import index_entry
+from builder.recipes import load_recipes, recipe_files
+from builder.render import render_cell
+from builder.report import release_table
+from builder.results import Check, CellValidation, SuiteResult
+from tests.conftest import ROOT
+
+GOLDEN = ROOT / "tests" / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+# A fixed validation so the card's evaluation section is pinned too.
+PASSED = CellValidation(
+    cell="tiny-llama.cpu.bf16.transformers",
+    status="passed",
+    host="Linux x86_64",
+    runner_labels=("ubuntu-latest",),
+    suites=(
+        SuiteResult(
+            name="smoke",
+            duration_s=1.0,
+            checks=(
+                Check(name="health", passed=True, detail="health answered 200"),
+                Check(name="chat completion", passed=True, detail="8 token(s), finish_reason=length"),
+            ),
+        ),
+    ),
+)
+
+
+def check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    assert path.is_file(), f"{path} is missing; run `nox -s update_golden`"
+    assert text == path.read_text(encoding="utf-8"), f"{name} changed; run `nox -s update_golden`"
+
+
+@pytest.fixture(scope="module")
+def plan(catalog: Catalog) -> Plan:
+    recipes = load_recipes(recipe_files(ROOT / "recipes"), catalog, ROOT)
+    return expand(recipes, catalog, Selection())
+
+
+def cell(plan: Plan, cell_id: str) -> Cell:
+    return next(c for c in plan.cells if c.id == cell_id)
+
+
+@pytest.mark.parametrize(
+    ("cell_id", "validated"),
+    [("tiny-llama.cpu.bf16.transformers", True), ("qwen3-8b.metax.w8a8.vllm", False)],
+)
+def test_rendered_cell(plan: Plan, catalog: Catalog, cell_id: str, validated: bool) -> None:
+    target = cell(plan, cell_id)
+    loaded = next(r for r in plan.recipes if r.name == target.recipe)
+    validation = PASSED.to_json() if validated else None
+    files = render_cell(ROOT / "templates", target, loaded, catalog, validation)
+    for name in ("Dockerfile", "README.md", "serve.sh"):
+        check_golden(f"{cell_id}/{name}", files[name])
+
+
+def test_readme_table(plan: Plan) -> None:
+    recipes = {r.name: r for r in plan.recipes}
+    entries = [
+        index_entry(c, recipes[c.recipe], "passed" if c.chip == "cpu" else "awaiting-runner", "")
+        for c in plan.cells
+    ]
+    check_golden("release-table.md", release_table(entries))
+
+
+def test_golden_dir_has_no_strays() -> None:
+    expected = {
+        Path("release-table.md"),
+        *(Path(c) / n for c in ("tiny-llama.cpu.bf16.transformers", "qwen3-8b.metax.w8a8.vllm") for n in ("Dockerfile", "README.md", "serve.sh")),
+    }
+    found = {p.relative_to(GOLDEN) for p in GOLDEN.rglob("*") if p.is_file()}
+    assert found == expected
