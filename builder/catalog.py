@@ -60,7 +60,9 @@ def _explain_hydra_error(conf_dir: Path, text: str, overrides: Sequence[str]) ->
     prefix = "Could not override '"
     if first.startswith(prefix):
         key = first[len(prefix) :].split("'")[0]
-        return f"command line: override {key!r}: no such key in {conf_dir}{_key_hint(conf_dir, key)}"
+        return (
+            f"command line: override {key!r}: no such key in {conf_dir}{_key_hint(conf_dir, key)}"
+        )
     return f"{conf_dir}: {first} (overrides: {' '.join(overrides) or 'none'})"
 
 
@@ -126,20 +128,23 @@ def check_references(catalog: Catalog, conf_dir: Path) -> None:
     """Names that catalog entries use for each other must exist."""
     for chip in catalog.chips.values():
         where = conf_dir / "chip" / f"{chip.name}.yaml"
-        _names_exist(where, "quantizations", chip.quantizations, catalog.quantizations, "quantization")
+        _names_exist(
+            where, "quantizations", chip.quantizations, catalog.quantizations, "quantization"
+        )
         _names_exist(where, "base_image", chip.base_image, catalog.engines, "engine")
+        _names_exist(where, "engine_versions", chip.engine_versions, chip.base_image, "engine")
     for engine in catalog.engines.values():
         where = conf_dir / "engine" / f"{engine.name}.yaml"
-        _names_exist(where, "quantizations", engine.quantizations, catalog.quantizations, "quantization")
+        _names_exist(
+            where, "quantizations", engine.quantizations, catalog.quantizations, "quantization"
+        )
         _names_exist(where, "chips", engine.chips, catalog.chips, "chip")
     for quant in catalog.quantizations.values():
         where = conf_dir / "quantization" / f"{quant.name}.yaml"
         _names_exist(where, "engine_args", quant.engine_args, catalog.engines, "engine")
 
 
-def _names_exist(
-    where: Path, key: str, names: Any, known: Mapping[str, object], kind: str
-) -> None:
+def _names_exist(where: Path, key: str, names: Any, known: Mapping[str, object], kind: str) -> None:
     for name in names:
         if name not in known:
             msg = f"{where}: {key}: {unknown_name(kind, name, known)}"

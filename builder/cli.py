@@ -17,7 +17,7 @@ from builder import __version__, lint, schema
 from builder.catalog import load_catalog
 from builder.errors import BuilderError, ConfigError, UsageError, ValidationFailed, unknown_name
 from builder.matrix import AXES, Selection, expand
-from builder.model import Catalog, LoadedRecipe, Plan
+from builder.model import Catalog, Plan
 from builder.planview import github_matrix, plan_table
 from builder.project import Project, find_root
 from builder.recipes import load_recipes, recipe_files
@@ -43,7 +43,8 @@ def split_overrides(overrides: Sequence[str]) -> tuple[Selection, list[str]]:
     try:
         parsed = OverridesParser.create().parse_overrides(list(overrides))
     except HydraException as exc:
-        raise UsageError(f"command line: {str(exc).splitlines()[0]}") from None
+        msg = f"command line: {str(exc).splitlines()[0]}"
+        raise UsageError(msg) from None
     picked: dict[str, tuple[str, ...]] = {}
     rest: list[str] = []
     for override in parsed:
@@ -55,8 +56,14 @@ def split_overrides(overrides: Sequence[str]) -> tuple[Selection, list[str]]:
                 values = (str(override.value()),)
             picked[key] = values
         else:
-            rest.append(override.input_line)
-    return Selection(**picked), rest
+            rest.append(override.input_line or "")
+    selection = Selection(
+        recipe=picked.get("recipe", ()),
+        chip=picked.get("chip", ()),
+        quantization=picked.get("quantization", ()),
+        engine=picked.get("engine", ()),
+    )
+    return selection, rest
 
 
 def load(root: Path, overrides: Sequence[str]) -> Loaded:
@@ -64,12 +71,10 @@ def load(root: Path, overrides: Sequence[str]) -> Loaded:
     selection, hydra_overrides = split_overrides(overrides)
     catalog = load_catalog(project.conf_dir, hydra_overrides)
     _check_selection(selection, catalog, project)
-    files = recipe_files(project.recipes_dir)
-    if selection.recipe:
-        files = [f for f in files if f.stem in selection.recipe]
-    recipes = load_recipes(files, catalog, root)
+    # All recipes load even when one is selected: the release index keeps every row.
+    recipes = load_recipes(recipe_files(project.recipes_dir), catalog, root)
     plan = expand(recipes, catalog, selection)
-    full_plan = expand(recipes, catalog, Selection(recipe=selection.recipe))
+    full_plan = expand(recipes, catalog, Selection())
     return Loaded(project=project, catalog=catalog, plan=plan, full_plan=full_plan)
 
 
@@ -83,7 +88,8 @@ def _check_selection(selection: Selection, catalog: Catalog, project: Project) -
     for key in SELECTION_KEYS:
         for value in getattr(selection, key):
             if value not in known[key]:
-                raise UsageError(f"command line: {key}={value}: {unknown_name(key, value, known[key])}")
+                msg = f"command line: {key}={value}: {unknown_name(key, value, known[key])}"
+                raise UsageError(msg)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -105,11 +111,16 @@ def cmd_stage(args: argparse.Namespace) -> int:
     if not loaded.plan.cells:
         from builder.errors import NothingToBuild
 
-        raise NothingToBuild("the selection matches no cell; see `builder plan --explain`")
+        msg = "the selection matches no cell; see `builder plan --explain`"
+        raise NothingToBuild(msg)
     started = time.monotonic()
     outcomes = pipeline.run(
-        loaded.project, loaded.catalog, loaded.plan, loaded.full_plan,
-        stage=args.command, log=lambda line: print(line, flush=True),
+        loaded.project,
+        loaded.catalog,
+        loaded.plan,
+        loaded.full_plan,
+        stage=args.command,
+        log=lambda line: print(line, flush=True),
     )
     counts: dict[str, int] = {}
     for outcome in outcomes:
@@ -119,7 +130,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
     print(f"{args.command}: {summary} in {time.monotonic() - started:.1f}s -> {out_dir}")
     failed = [o.cell.id for o in outcomes if o.validation.status == "failed"]
     if failed:
-        raise ValidationFailed(f"{len(failed)} cell(s) failed: {', '.join(failed)}")
+        msg = f"{len(failed)} cell(s) failed: {', '.join(failed)}"
+        raise ValidationFailed(msg)
     return 0
 
 
@@ -127,7 +139,8 @@ def cmd_lint(args: argparse.Namespace) -> int:
     project = Project(root=args.root)
     selection, hydra_overrides = split_overrides(args.overrides)
     if selection != type(selection)():
-        raise UsageError("lint takes catalog overrides only, not recipe=/chip=/... selections")
+        msg = "lint takes catalog overrides only, not recipe=/chip=/... selections"
+        raise UsageError(msg)
     catalog = load_catalog(project.conf_dir, hydra_overrides)
     paths = lint.expand_paths(args.paths or [project.recipes_dir])
     for line in lint.lint(paths, catalog, args.root):
@@ -141,7 +154,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
     if args.check:
         current = target.read_text(encoding="utf-8") if target.is_file() else ""
         if current != text:
-            raise ConfigError(f"{schema.SCHEMA_PATH} is out of date; run `builder schema`")
+            msg = f"{schema.SCHEMA_PATH} is out of date; run `builder schema`"
+            raise ConfigError(msg)
         print(f"{schema.SCHEMA_PATH} is current")
         return 0
     from builder.effects import fs
@@ -158,14 +172,27 @@ def parser() -> argparse.ArgumentParser:
     )
     main_parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--root", type=Path, default=None, help="project root (default: found from the current folder)")
-    common.add_argument("--debug", action="store_true", help="show tracebacks (or set BUILDER_FULL_ERROR=1)")
-    overrides_help = "Hydra overrides: recipe=NAME chip=A,B engine=E quantization=Q, or catalog values"
+    common.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="project root (default: found from the current folder)",
+    )
+    common.add_argument(
+        "--debug", action="store_true", help="show tracebacks (or set BUILDER_FULL_ERROR=1)"
+    )
+    overrides_help = (
+        "Hydra overrides: recipe=NAME chip=A,B engine=E quantization=Q, or catalog values"
+    )
     sub = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    plan = sub.add_parser("plan", parents=[common], help="print the cells a release builds (runs nothing)")
+    plan = sub.add_parser(
+        "plan", parents=[common], help="print the cells a release builds (runs nothing)"
+    )
     plan.add_argument("--format", choices=["table", "json", "github"], default="table")
-    plan.add_argument("--explain", action="store_true", help="also list excluded cells and the rule for each")
+    plan.add_argument(
+        "--explain", action="store_true", help="also list excluded cells and the rule for each"
+    )
     plan.add_argument("overrides", nargs="*", help=overrides_help)
     plan.set_defaults(func=cmd_plan)
 
@@ -179,12 +206,20 @@ def parser() -> argparse.ArgumentParser:
         stage.add_argument("overrides", nargs="*", help=overrides_help)
         stage.set_defaults(func=cmd_stage)
 
-    lint_parser = sub.add_parser("lint", parents=[common], help="check recipes (schema and semantics)")
-    lint_parser.add_argument("paths", nargs="*", type=Path, help="recipe files or folders (default: recipes/)")
-    lint_parser.add_argument("--override", dest="overrides", action="append", default=[], help="catalog override")
+    lint_parser = sub.add_parser(
+        "lint", parents=[common], help="check recipes (schema and semantics)"
+    )
+    lint_parser.add_argument(
+        "paths", nargs="*", type=Path, help="recipe files or folders (default: recipes/)"
+    )
+    lint_parser.add_argument(
+        "--override", dest="overrides", action="append", default=[], help="catalog override"
+    )
     lint_parser.set_defaults(func=cmd_lint)
 
-    schema_parser = sub.add_parser("schema", parents=[common], help="write (or --check) the recipe JSON Schema")
+    schema_parser = sub.add_parser(
+        "schema", parents=[common], help="write (or --check) the recipe JSON Schema"
+    )
     schema_parser.add_argument("--check", action="store_true")
     schema_parser.set_defaults(func=cmd_schema)
     return main_parser

@@ -41,7 +41,10 @@ def plan_problems(loaded: LoadedRecipe, catalog: Catalog) -> Iterable[Problem]:
     recipe = loaded.recipe
     for i, inc in enumerate(recipe.include):
         why = incompatibility(
-            catalog, chip=inc.chip or "", quantization=inc.quantization or "", engine=inc.engine or ""
+            catalog,
+            chip=inc.chip or "",
+            quantization=inc.quantization or "",
+            engine=inc.engine or "",
         )
         if why is not None:
             key = f"include[{i}]"
@@ -50,7 +53,9 @@ def plan_problems(loaded: LoadedRecipe, catalog: Catalog) -> Iterable[Problem]:
     if reference is None:
         return
     plan = expand([loaded], catalog, Selection())
-    ref = cell_id(loaded.name, reference.chip or "", reference.quantization or "", reference.engine or "")
+    ref = cell_id(
+        loaded.name, reference.chip or "", reference.quantization or "", reference.engine or ""
+    )
     if ref not in {c.id for c in plan.cells}:
         reason = next((e.reason for e in plan.excluded if e.id == ref), "it is not in the matrix")
         key = "validate.reference"

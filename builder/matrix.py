@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from builder import __version__
 from builder.engines import engine_module
+from builder.errors import Problem, RecipeError
 from builder.model import (
     Catalog,
     Cell,
@@ -26,6 +27,7 @@ from builder.model import (
 
 AXES = ("chip", "quantization", "engine")
 
+
 @dataclass(frozen=True, kw_only=True)
 class Selection:
     """Command-line narrowing (``recipe=a,b chip=metax``); an empty tuple selects all."""
@@ -34,7 +36,6 @@ class Selection:
     chip: tuple[str, ...] = ()
     quantization: tuple[str, ...] = ()
     engine: tuple[str, ...] = ()
-    extra: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def rejects(self, recipe: str, values: Mapping[str, str]) -> str | None:
         """The ``key=value`` that leaves this cell out, or None when it is selected."""
@@ -71,7 +72,11 @@ def _candidates(recipe: Recipe) -> Iterable[tuple[dict[str, str], str | None]]:
     for chip, quant, engine in product:
         seen.add((chip, quant, engine))
         rule = next(
-            (f"exclude[{i}]" for i, s in enumerate(recipe.exclude) if s.matches(chip, quant, engine)),
+            (
+                f"exclude[{i}]"
+                for i, s in enumerate(recipe.exclude)
+                if s.matches(chip, quant, engine)
+            ),
             None,
         )
         yield {"chip": chip, "quantization": quant, "engine": engine}, rule
@@ -83,6 +88,29 @@ def _candidates(recipe: Recipe) -> Iterable[tuple[dict[str, str], str | None]]:
 
 
 def _expand_recipe(
+    loaded: LoadedRecipe, catalog: Catalog, selection: Selection
+) -> tuple[list[Cell], list[Exclusion]]:
+    cells, excluded = _cells_of(loaded, catalog, selection)
+    _check_unique_releases(loaded, cells)
+    return cells, excluded
+
+
+def _check_unique_releases(loaded: LoadedRecipe, cells: Sequence[Cell]) -> None:
+    """Two cells publishing to one repo would overwrite each other: refuse the recipe."""
+    owner: dict[str, str] = {}
+    for cell in cells:
+        first = owner.setdefault(cell.release_repo, cell.id)
+        if first != cell.id:
+            message = (
+                f"cells {first} and {cell.id} would both release as {cell.release_repo}; "
+                "add a placeholder such as {engine} to release.name or drop one cell"
+            )
+            raise RecipeError(
+                [Problem(loc=loaded.loc("release.name"), key="release.name", message=message)]
+            )
+
+
+def _cells_of(
     loaded: LoadedRecipe, catalog: Catalog, selection: Selection
 ) -> tuple[list[Cell], list[Exclusion]]:
     recipe = loaded.recipe
@@ -110,7 +138,9 @@ def _expand_recipe(
     return cells, excluded
 
 
-def _exclusion(loaded: LoadedRecipe, values: Mapping[str, str], reason: str, rule: str) -> Exclusion:
+def _exclusion(
+    loaded: LoadedRecipe, values: Mapping[str, str], reason: str, rule: str
+) -> Exclusion:
     return Exclusion(recipe=loaded.name, reason=reason, rule=rule, **values)
 
 
@@ -132,7 +162,14 @@ def incompatibility(
     return None
 
 
-def serve_args(recipe: Recipe, catalog: Catalog, *, chip: str, quantization: str, engine: str) -> dict[str, ScalarValue]:
+def engine_version(catalog: Catalog, chip: str, engine: str) -> str:
+    """The engine version a cell runs: the vendor image's own, or the catalog's pin."""
+    return catalog.chips[chip].engine_versions.get(engine, catalog.engines[engine].version)
+
+
+def serve_args(
+    recipe: Recipe, catalog: Catalog, *, chip: str, quantization: str, engine: str
+) -> dict[str, ScalarValue]:
     """Engine arguments, later layers winning: quantization, recipe, matching overrides."""
     args: dict[str, ScalarValue] = dict(
         catalog.quantizations[quantization].engine_args.get(engine, {})
@@ -144,11 +181,12 @@ def serve_args(recipe: Recipe, catalog: Catalog, *, chip: str, quantization: str
     return args
 
 
-def make_cell(loaded: LoadedRecipe, catalog: Catalog, *, chip: str, quantization: str, engine: str) -> Cell:
+def make_cell(
+    loaded: LoadedRecipe, catalog: Catalog, *, chip: str, quantization: str, engine: str
+) -> Cell:
     """A fully resolved cell (names, image, engine arguments); no I/O."""
     recipe = loaded.recipe
     args = serve_args(recipe, catalog, chip=chip, quantization=quantization, engine=engine)
-    engine_conf = catalog.engines[engine]
     quant = catalog.quantizations[quantization]
     release_name = recipe.release.name.format(
         model=recipe.model.name,
@@ -160,12 +198,15 @@ def make_cell(loaded: LoadedRecipe, catalog: Catalog, *, chip: str, quantization
     _, ignored = engine_module(engine).translate_args(args)
     reference = recipe.validate.reference
     ref_id = (
-        cell_id(loaded.name, reference.chip or "", reference.quantization or "", reference.engine or "")
+        cell_id(
+            loaded.name, reference.chip or "", reference.quantization or "", reference.engine or ""
+        )
         if reference is not None
         else None
     )
     image_name = recipe.model.name.lower()
-    tag = f"{chip}-{quantization}-{engine}{engine_conf.version}-builder{__version__}"
+    version = engine_version(catalog, chip, engine)
+    tag = f"{chip}-{quantization}-{engine}{version}-builder{__version__}"
     return Cell(
         recipe=loaded.name,
         chip=chip,

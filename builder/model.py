@@ -164,6 +164,9 @@ class ChipConf:
     mounts: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     base_image: dict[str, str] = field(default_factory=dict)
+    # Engines the base image already ships, with their version: the Dockerfile then installs
+    # nothing over the vendor's build, and names and tags carry the vendor's version.
+    engine_versions: dict[str, str] = field(default_factory=dict)
     quantizations: list[str] = field(default_factory=list)
     runner_labels: list[str] = field(default_factory=list)
     # Keys whose values could not be checked offline; users with the hardware correct them.
@@ -182,6 +185,10 @@ class EngineConf:
     serve: list[str]
     health_path: str = "/health"
     port: int = 8000
+    # The "model" clients send: most engines take --served-model-name, some only the path.
+    request_model: str = "{served_model_name}"
+    # Whether GET /v1/models lists the served model (transformers serve lists its cache).
+    lists_served_model: bool = True
     quantizations: list[str] = field(default_factory=list)
     chips: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
@@ -316,9 +323,7 @@ class Plan:
     def to_json(self) -> dict[str, Any]:
         return {
             "cells": [cell_json(c) for c in self.cells],
-            "excluded": [
-                {"id": e.id, "reason": e.reason, "rule": e.rule} for e in self.excluded
-            ],
+            "excluded": [{"id": e.id, "reason": e.reason, "rule": e.rule} for e in self.excluded],
         }
 
 

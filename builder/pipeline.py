@@ -63,7 +63,9 @@ def run(
         outcomes = []
         for index, cell in enumerate(plan.cells, 1):
             log(f"[{index}/{len(plan.cells)}] {cell.id}")
-            outcome = _one_cell(project, catalog, cell, recipes[cell.recipe], stage, out_dir, commit)
+            outcome = _one_cell(
+                project, catalog, cell, recipes[cell.recipe], stage, out_dir, commit
+            )
             log(f"    {outcome.validation.status}{_reason(outcome.validation)}")
             outcomes.append(outcome)
         if stage == "release":
@@ -96,7 +98,9 @@ def _one_cell(
     payload["validation.json"] = report.dumps(validation.to_json()).encode()
     if log_path.is_file():
         payload["engine.log"] = log_path.read_bytes()
-    payload["manifest.json"] = report.dumps(manifest(cell, loaded, catalog, payload, commit)).encode()
+    payload["manifest.json"] = report.dumps(
+        manifest(cell, loaded, catalog, payload, commit)
+    ).encode()
     target = out_dir / loaded.name / cell.id
     fs.write_dir_atomic(target, payload, modes={"serve.sh": 0o755})
     return Outcome(cell=cell, validation=validation)
@@ -112,18 +116,24 @@ def validate_cell(
 ) -> CellValidation:
     """Run the recipe's suites against one engine start, or say which runner is needed."""
     chip = catalog.chips[cell.chip]
-    base = {"cell": cell.id, "host": host.describe(), "runner_labels": tuple(chip.runner_labels)}
+    base = CellValidation(
+        cell=cell.id, status="awaiting-runner", host=host.describe(),
+        runner_labels=tuple(chip.runner_labels),
+    )
     if not host.chip_present(chip):
-        reason = f"no {chip.vendor_en} chip on this host; needs a runner labelled " + ", ".join(
-            chip.runner_labels
-        )
-        return CellValidation(status="awaiting-runner", reason=reason, **base)
-    started = _now()
+        labels = ", ".join(chip.runner_labels)
+        reason = f"no {chip.vendor_en} chip on this host; needs a runner labelled {labels}"
+        return dataclasses.replace(base, reason=reason)
     engine = catalog.engines[cell.engine]
+    if not host.program_present(engine.serve):
+        reason = f"{engine.display_name} is not installed here ({engine.serve[0]!r} is not on PATH)"
+        return dataclasses.replace(base, reason=reason)
+    base = dataclasses.replace(base, started_at=_now())
     suites: list[SuiteResult] = []
     engine_info: dict[str, Any] = {"name": engine.name, "version": engine.version}
     try:
-        model_dir = materialize(loaded.recipe.model.source, out_dir / ".cache" / "models")
+        cache_dir = out_dir / ".cache"
+        model_dir = materialize(loaded.recipe.model.source, cache_dir / "models")
         with running_engine(
             engine,
             cell.serve_args,
@@ -131,23 +141,29 @@ def validate_cell(
             served_model_name=cell.release_name,
             env={**chip.env, **engine.env},
             log_path=log_path,
+            cache_dir=cache_dir,
             startup_timeout_s=catalog.settings.startup_timeout_s,
         ) as running:
-            engine_info |= {"argv": list(running.command.argv), "startup_s": round(running.startup_s, 2)}
+            engine_info |= {
+                "argv": list(running.command.argv),
+                "startup_s": round(running.startup_s, 2),
+            }
             for name in loaded.recipe.validate.suites:
                 suite = catalog.suites[name]
                 timeout = min(suite.timeout_s, catalog.settings.request_timeout_s)
                 suites.append(SUITES[name].run(running, suite, timeout))
     except (BuilderError, OSError) as exc:
-        return CellValidation(
-            status="failed", reason=str(exc), suites=tuple(suites), engine=engine_info,
-            started_at=started, finished_at=_now(), **base,
-        )
-    failed = [s.name for s in suites if not s.passed]
-    return CellValidation(
-        status="failed" if failed else "passed",
-        reason=f"suite(s) failed: {', '.join(failed)}" if failed else "",
-        suites=tuple(suites), engine=engine_info, started_at=started, finished_at=_now(), **base,
+        reason = str(exc)
+    else:
+        failed = [s.name for s in suites if not s.passed]
+        reason = f"suite(s) failed: {', '.join(failed)}" if failed else ""
+    return dataclasses.replace(
+        base,
+        status="failed" if reason else "passed",
+        reason=reason,
+        suites=tuple(suites),
+        engine=engine_info,
+        finished_at=_now(),
     )
 
 
@@ -181,7 +197,17 @@ def recipes_commit(project: Project) -> dict[str, Any]:
     """The git commit of the recipes, and whether they have uncommitted changes."""
     head = proc.run(["git", "-C", str(project.root), "rev-parse", "HEAD"], timeout=10)
     status = proc.run(
-        ["git", "-C", str(project.root), "status", "--porcelain", "--", "recipes", "conf", "templates"],
+        [
+            "git",
+            "-C",
+            str(project.root),
+            "status",
+            "--porcelain",
+            "--",
+            "recipes",
+            "conf",
+            "templates",
+        ],
         timeout=10,
     )
     if head.returncode != 0:
@@ -223,7 +249,12 @@ def write_release_index(
             v = fresh[cell.id].validation
             entry = index_entry(cell, recipes[cell.recipe], v.status, v.reason)
         elif cell.id in previous:
-            entry = index_entry(cell, recipes[cell.recipe], previous[cell.id]["status"], previous[cell.id].get("reason", ""))
+            entry = index_entry(
+                cell,
+                recipes[cell.recipe],
+                previous[cell.id]["status"],
+                previous[cell.id].get("reason", ""),
+            )
         else:
             continue
         entries.append(entry)
@@ -232,7 +263,9 @@ def write_release_index(
     readme = project.readme(catalog.settings)
     try:
         text = readme.read_text(encoding="utf-8")
-        updated = report.replace_between_markers(text, report.release_table(entries), file=str(readme))
+        updated = report.replace_between_markers(
+            text, report.release_table(entries), file=str(readme)
+        )
     except (OSError, ValueError) as exc:
         raise OutputError(str(exc)) from None
     if updated != text:

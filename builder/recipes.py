@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from builder.errors import Problem, RecipeError, SourceLoc, unknown_name
@@ -59,7 +59,7 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
     def problem(path: str, message: str) -> Problem:
         return Problem(loc=doc.loc(path), key=path, message=message)
 
-    known = {
+    known: dict[str, Mapping[str, object]] = {
         "chip": catalog.chips,
         "quantization": catalog.quantizations,
         "engine": catalog.engines,

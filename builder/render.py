@@ -21,6 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from builder import __version__
 from builder.engines import serve_command
 from builder.errors import ConfigError
+from builder.matrix import engine_version
 from builder.model import Catalog, Cell, LoadedRecipe, cell_json
 
 # Rendered file name -> template name. The order is the order of the manifest.
@@ -95,11 +96,19 @@ def context(
         "recipe": {"name": loaded.name, "file": loaded.file},
         "model": dataclasses.asdict(recipe.model),
         "source": source_parts(recipe.model.source),
-        "release": {"org": recipe.release.org, "name": cell.release_name, "repo": cell.release_repo},
+        "release": {
+            "org": recipe.release.org,
+            "name": cell.release_name,
+            "repo": cell.release_repo,
+        },
         "chip": dataclasses.asdict(chip),
         "engine": dataclasses.asdict(engine),
+        "engine_version": engine_version(catalog, cell.chip, cell.engine),
+        "engine_preinstalled": cell.engine in chip.engine_versions,
+        "base_image": chip.base_image[cell.engine],
         "quantization": dataclasses.asdict(catalog.quantizations[cell.quantization]),
         "serve_argv": list(command.argv),
+        "request_model": command.request_model,
         "model_dir": model_dir,
         "image": cell.image,
         "validation": dict(validation) if validation is not None else None,

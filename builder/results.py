@@ -36,7 +36,9 @@ class SuiteResult:
             "passed": self.passed,
             "duration_s": round(self.duration_s, 3),
             "error": self.error,
-            "checks": [{"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks],
+            "checks": [
+                {"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks
+            ],
         }
 
 

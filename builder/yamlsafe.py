@@ -28,7 +28,7 @@ _PLAIN_TAGS = {
     "tag:yaml.org,2002:map",
 }
 
-Data: TypeAlias = "None | bool | int | float | str | list[Data] | dict[str, Data]"
+Data: TypeAlias = "bool | int | float | str | list[Data] | dict[str, Data] | None"
 
 
 @dataclass(frozen=True)
@@ -56,19 +56,19 @@ def _parent(path: str) -> str:
 class _NoAliasLoader(yaml.SafeLoader):
     """SafeLoader that rejects anchors and aliases before any expansion can happen."""
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(
                 None, None, "aliases (*name) are not allowed in recipes", event.start_mark
             )
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         anchor = getattr(event, "anchor", None)
         if anchor is not None:
             raise yaml.composer.ComposerError(
                 None, None, "anchors (&name) are not allowed in recipes", event.start_mark
             )
-        return super().compose_node(parent, index)  # type: ignore[no-untyped-call, no-any-return]
+        return super().compose_node(parent, index)
 
 
 # Dates stay strings: a recipe's `revision: 2024-05-01` must not become a datetime object.
@@ -88,7 +88,7 @@ def load_text(text: str, file: str) -> Located:
         try:
             node = loader.get_single_node()
         finally:
-            loader.dispose()  # type: ignore[no-untyped-call]
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -138,7 +138,7 @@ class _Builder:
                 self.locs[child_path] = self._loc(child)
                 items.append(self.build(child, child_path, depth + 1))
             return items
-        value: Data = _SCALARS.construct_object(node)  # type: ignore[no-untyped-call]
+        value: Data = _SCALARS.construct_object(node)
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Data]:
@@ -152,7 +152,9 @@ class _Builder:
             child_path = f"{path}.{key}" if path else key
             if key in result:
                 first = self.locs[child_path]
-                raise self._fail(key_node, child_path, f"duplicate key (first at line {first.line})")
+                raise self._fail(
+                    key_node, child_path, f"duplicate key (first at line {first.line})"
+                )
             self.locs[child_path] = self._loc(key_node)
             result[key] = self.build(value_node, child_path, depth + 1)
         return result

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 
-from builder.engines import ServeCommand, serve_command
 from builder.effects.proc import Server
+from builder.engines import ServeCommand, serve_command
 from builder.errors import EngineError
 from builder.model import EngineConf, ScalarValue
 
@@ -26,7 +26,8 @@ class RunningEngine:
 
     base_url: str
     health_url: str
-    served_model_name: str
+    request_model: str
+    lists_served_model: bool
     command: ServeCommand
     startup_s: float
     server: Server
@@ -39,9 +40,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def engine_env(extra: Mapping[str, str]) -> dict[str, str]:
+def engine_env(extra: Mapping[str, str], cache_dir: Path) -> dict[str, str]:
     """The server's environment: ours, offline by default, plus the chip's and engine's."""
     env = dict(os.environ)
+    # Some servers scan the hub cache (transformers serve fails on /v1/models without one).
+    hub_cache = cache_dir / "hf-hub"
+    hub_cache.mkdir(parents=True, exist_ok=True)
+    env.setdefault("HF_HUB_CACHE", str(hub_cache))
     env.setdefault("HF_HUB_OFFLINE", "1")
     env.setdefault("HF_DATASETS_OFFLINE", "1")
     env.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -58,17 +63,22 @@ def running_engine(
     served_model_name: str,
     env: Mapping[str, str],
     log_path: Path,
+    cache_dir: Path,
     startup_timeout_s: float,
 ) -> Iterator[RunningEngine]:
     """Serve ``model_dir`` with ``engine``; the server is stopped on every way out."""
     port = free_port()
     command = serve_command(
-        engine, args, model=str(model_dir), host=HOST, port=port,
+        engine,
+        args,
+        model=str(model_dir),
+        host=HOST,
+        port=port,
         served_model_name=served_model_name,
     )
     started = time.monotonic()
     try:
-        server = Server(command.argv, env=engine_env(env), log_path=log_path)
+        server = Server(command.argv, env=engine_env(env, cache_dir), log_path=log_path)
     except OSError as exc:
         msg = f"cannot start {engine.display_name} ({command.argv[0]}): {exc}"
         raise EngineError(msg) from None
@@ -79,7 +89,8 @@ def running_engine(
         yield RunningEngine(
             base_url=base_url,
             health_url=health_url,
-            served_model_name=served_model_name,
+            request_model=command.request_model,
+            lists_served_model=engine.lists_served_model,
             command=command,
             startup_s=time.monotonic() - started,
             server=server,

@@ -20,7 +20,7 @@ from pathlib import Path
 from builder.errors import OutputError
 
 
-def _fail(action: str, path: Path, exc: OSError) -> OutputError:
+def _fail(path: Path, exc: OSError, *, action: str) -> OutputError:
     reason = os.strerror(exc.errno) if exc.errno else str(exc)
     if exc.errno == errno.ENOSPC:
         reason = "no space left on the device"
@@ -33,7 +33,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise _fail("write", path, exc) from None
+        raise _fail(path, exc, action="write") from None
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -43,7 +43,7 @@ def write_atomic(path: Path, data: bytes) -> None:
         Path(tmp).replace(path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise _fail("write", path, exc) from None
+        raise _fail(path, exc, action="write") from None
 
 
 def write_dir_atomic(target: Path, files: Mapping[str, bytes], modes: Mapping[str, int]) -> None:
@@ -53,7 +53,7 @@ def write_dir_atomic(target: Path, files: Mapping[str, bytes], modes: Mapping[st
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     except OSError as exc:
-        raise _fail("write", target, exc) from None
+        raise _fail(target, exc, action="write") from None
     try:
         for name, data in files.items():
             path = tmp / name
@@ -67,7 +67,7 @@ def write_dir_atomic(target: Path, files: Mapping[str, bytes], modes: Mapping[st
         _swap_in(tmp, target)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
-        raise _fail("write", target, exc) from None
+        raise _fail(target, exc, action="write") from None
 
 
 def _swap_in(new: Path, target: Path) -> None:
@@ -106,7 +106,7 @@ def exclusive_lock(out_dir: Path) -> Iterator[None]:
         out_dir.mkdir(parents=True, exist_ok=True)
         handle = lock_path.open("a+")
     except OSError as exc:
-        raise _fail("lock", lock_path, exc) from None
+        raise _fail(lock_path, exc, action="lock") from None
     with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

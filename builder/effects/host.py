@@ -19,6 +19,11 @@ def chip_present(chip: ChipConf) -> bool:
     return proc.run([program], timeout=20).returncode == 0
 
 
+def program_present(argv: list[str]) -> bool:
+    """Whether the first word of a command is an executable on PATH."""
+    return bool(argv) and shutil.which(argv[0]) is not None
+
+
 def describe() -> str:
     """A short, stable description of this host for reports."""
     return f"{platform.system()} {platform.machine()}"

@@ -47,7 +47,7 @@ def _huggingface(repo: str, revision: str | None, cache_dir: Path) -> Path:
         raise ModelSourceError(msg) from None
     try:
         return Path(snapshot_download(repo, revision=revision, cache_dir=cache_dir / "hf"))
-    except Exception as exc:  # the hub client raises many types; all mean "not available"
+    except Exception as exc:  # noqa: BLE001 -- the hub client raises many types; all mean "not available"
         msg = f"huggingface://{repo}: cannot download: {exc}"
         raise ModelSourceError(msg) from None
 
@@ -60,7 +60,7 @@ def _modelscope(repo: str, revision: str | None, cache_dir: Path) -> Path:
         raise ModelSourceError(msg) from None
     try:
         path = snapshot_download(repo, revision=revision, cache_dir=str(cache_dir / "modelscope"))
-    except Exception as exc:  # the SDK raises many types; all mean "not available"
+    except Exception as exc:  # noqa: BLE001 -- the SDK raises many types; all mean "not available"
         msg = f"modelscope://{repo}: cannot download: {exc}"
         raise ModelSourceError(msg) from None
     return Path(path)

@@ -41,10 +41,12 @@ def engine_module(name: str) -> EngineModule:
 
 @dataclass(frozen=True, kw_only=True)
 class ServeCommand:
-    """The exact argv a cell's server runs, and the arguments its engine ignores."""
+    """The exact argv a cell's server runs, the arguments its engine ignores, and the
+    model name clients must send."""
 
     argv: tuple[str, ...]
     ignored: tuple[str, ...]
+    request_model: str
 
 
 def serve_command(
@@ -64,9 +66,15 @@ def serve_command(
         "served_model_name": served_model_name,
     }
     # Each template token is replaced whole: values are never parsed as format strings.
-    base = [values.get(token[1:-1], token) if _placeholder(token) else token for token in engine.serve]
+    base = [_fill(token, values) for token in engine.serve]
     flags, ignored = engine_module(engine.name).translate_args(args)
-    return ServeCommand(argv=(*base, *flags), ignored=ignored)
+    return ServeCommand(
+        argv=(*base, *flags), ignored=ignored, request_model=_fill(engine.request_model, values)
+    )
+
+
+def _fill(token: str, values: Mapping[str, str]) -> str:
+    return values.get(token[1:-1], token) if _placeholder(token) else token
 
 
 def _placeholder(token: str) -> bool:

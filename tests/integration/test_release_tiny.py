@@ -28,13 +28,17 @@ def make_project(tmp_path: Path, model_cache: Path) -> Path:
         shutil.copytree(ROOT / name, tmp_path / name)
     (tmp_path / "recipes").mkdir()
     shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", tmp_path / "recipes")
-    (tmp_path / "README.md").write_text("# Demo\n\n<!-- START:models -->\n<!-- END:models -->\n\nEnd.\n")
+    (tmp_path / "README.md").write_text(
+        "# Demo\n\n<!-- START:models -->\n<!-- END:models -->\n\nEnd.\n"
+    )
     (tmp_path / "out" / ".cache").mkdir(parents=True)
     (tmp_path / "out" / ".cache" / "models").symlink_to(model_cache)
     return tmp_path
 
 
-def test_release_end_to_end(tmp_path: Path, model_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_release_end_to_end(
+    tmp_path: Path, model_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     project = make_project(tmp_path, model_cache)
     assert main(["release", "--root", str(project)]) == 0
     cell_dir = project / "out" / "tiny-llama" / CELL
@@ -57,7 +61,10 @@ def test_release_end_to_end(tmp_path: Path, model_cache: Path, capsys: pytest.Ca
     index = json.loads((project / "out" / "release.json").read_text())
     assert [(c["id"], c["status"]) for c in index["cells"]] == [(CELL, "passed")]
     readme = (project / "README.md").read_text()
-    assert f"| Tiny-Llama | cpu | bf16 | transformers | ✅ passed | FlagRelease/Tiny-Llama-cpu-FlagOS |" in readme
+    assert (
+        "| Tiny-Llama | cpu | bf16 | transformers | ✅ passed | FlagRelease/Tiny-Llama-cpu-FlagOS |"
+        in readme
+    )
     assert readme.endswith("<!-- END:models -->\n\nEnd.\n")
 
     # A second run without changes leaves the README byte-identical.

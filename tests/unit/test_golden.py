@@ -16,7 +16,7 @@ from builder.pipeline import index_entry
 from builder.recipes import load_recipes, recipe_files
 from builder.render import render_cell
 from builder.report import release_table
-from builder.results import Check, CellValidation, SuiteResult
+from builder.results import CellValidation, Check, SuiteResult
 from tests.conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -34,7 +34,9 @@ PASSED = CellValidation(
             duration_s=1.0,
             checks=(
                 Check(name="health", passed=True, detail="health answered 200"),
-                Check(name="chat completion", passed=True, detail="8 token(s), finish_reason=length"),
+                Check(
+                    name="chat completion", passed=True, detail="8 token(s), finish_reason=length"
+                ),
             ),
         ),
     ),
@@ -85,7 +87,11 @@ def test_readme_table(plan: Plan) -> None:
 def test_golden_dir_has_no_strays() -> None:
     expected = {
         Path("release-table.md"),
-        *(Path(c) / n for c in ("tiny-llama.cpu.bf16.transformers", "qwen3-8b.metax.w8a8.vllm") for n in ("Dockerfile", "README.md", "serve.sh")),
+        *(
+            Path(c) / n
+            for c in ("tiny-llama.cpu.bf16.transformers", "qwen3-8b.metax.w8a8.vllm")
+            for n in ("Dockerfile", "README.md", "serve.sh")
+        ),
     }
     found = {p.relative_to(GOLDEN) for p in GOLDEN.rglob("*") if p.is_file()}
     assert found == expected

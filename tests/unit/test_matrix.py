@@ -58,13 +58,18 @@ def test_engine_incompatibility_names_the_catalog(mini_catalog: Catalog) -> None
         "engine llamacpp does not support quantization bf16",
         "conf/engine/llamacpp.yaml",
     )
-    assert excluded["demo.ascend.bf16.llamacpp"][0] == "engine llamacpp does not support chip ascend"
+    assert (
+        excluded["demo.ascend.bf16.llamacpp"][0] == "engine llamacpp does not support chip ascend"
+    )
 
 
 def test_overrides_and_quantization_args(mini_catalog: Catalog) -> None:
     plan = expand([load(mini_catalog)], mini_catalog, Selection())
     cells = {c.id: c for c in plan.cells}
-    assert cells["demo.ascend.bf16.vllm"].serve_args == {"max_model_len": 4096, "tensor_parallel_size": 2}
+    assert cells["demo.ascend.bf16.vllm"].serve_args == {
+        "max_model_len": 4096,
+        "tensor_parallel_size": 2,
+    }
     assert cells["demo.nvidia.fp8.vllm"].serve_args == {
         "quantization": "fp8",
         "max_model_len": 4096,
@@ -86,7 +91,9 @@ def test_selection_narrows_and_says_why(mini_catalog: Catalog) -> None:
 
 
 def test_ids_are_stable_across_axis_order(mini_catalog: Catalog) -> None:
-    reordered = RECIPE.replace("[nvidia, ascend]", "[ascend, nvidia]").replace("[bf16, fp8]", "[fp8, bf16]")
+    reordered = RECIPE.replace("[nvidia, ascend]", "[ascend, nvidia]").replace(
+        "[bf16, fp8]", "[fp8, bf16]"
+    )
     first = expand([load(mini_catalog)], mini_catalog, Selection())
     second = expand([load(mini_catalog, reordered)], mini_catalog, Selection())
     assert [c.id for c in first.cells] == [c.id for c in second.cells]

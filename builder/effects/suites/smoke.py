@@ -20,10 +20,10 @@ def run(engine: RunningEngine, suite: SuiteConf, timeout_s: float) -> SuiteResul
     started = time.monotonic()
     checks: list[Check] = []
     with httpx.Client(base_url=engine.base_url, timeout=timeout_s) as client:
-        model_id = engine.served_model_name
+        model_id = engine.request_model
         steps: list[tuple[str, Callable[[], str]]] = [
             ("health", lambda: _health(client, engine.health_url)),
-            ("models", lambda: _models(client)),
+            ("models", lambda: _models(client, model_id, engine.lists_served_model)),
             ("chat completion", lambda: _chat(client, model_id)),
             ("completion", lambda: _completion(client, model_id)),
         ]
@@ -53,13 +53,17 @@ def _health(client: httpx.Client, url: str) -> str:
     return f"{url.split('/', 3)[-1]} answered {response.status_code}"
 
 
-def _models(client: httpx.Client) -> str:
+def _models(client: httpx.Client, model_id: str, must_list: bool) -> str:
     data = _json(client.get("/v1/models"))
-    ids = [m["id"] for m in data["data"]]
-    if not ids:
-        msg = "/v1/models lists no model"
+    if data.get("object") != "list" or not isinstance(data.get("data"), list):
+        msg = f"/v1/models is not an OpenAI model list: {str(data)[:200]}"
         raise ValueError(msg)
-    return f"{len(ids)} model(s) listed"
+    ids = [m["id"] for m in data["data"]]
+    if must_list and model_id not in ids:
+        msg = f"/v1/models does not list {model_id!r} (it lists {ids})"
+        raise ValueError(msg)
+    listed = "lists the served model" if model_id in ids else "does not list models it pins"
+    return f"well-formed list of {len(ids)}; the engine {listed}"
 
 
 def _usage(body: dict[str, Any]) -> int:
@@ -102,5 +106,5 @@ def _completion(client: httpx.Client, model: str) -> str:
     choice = body["choices"][0]
     if not isinstance(choice["text"], str):
         msg = f"malformed completion choice: {choice!r}"
-        raise ValueError(msg)
+        raise TypeError(msg)
     return f"{_usage(body)} token(s), finish_reason={choice.get('finish_reason')}"
