@@ -117,7 +117,9 @@ def validate_cell(
     """Run the recipe's suites against one engine start, or say which runner is needed."""
     chip = catalog.chips[cell.chip]
     base = CellValidation(
-        cell=cell.id, status="awaiting-runner", host=host.describe(),
+        cell=cell.id,
+        status="awaiting-runner",
+        host=host.describe(),
         runner_labels=tuple(chip.runner_labels),
     )
     if not host.chip_present(chip):

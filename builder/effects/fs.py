@@ -64,13 +64,15 @@ def write_dir_atomic(target: Path, files: Mapping[str, bytes], modes: Mapping[st
                 os.fsync(handle.fileno())
             path.chmod(modes.get(name, 0o644))
         tmp.chmod(0o755)
-        _swap_in(tmp, target)
+        swap_in(tmp, target)
     except OSError as exc:
         shutil.rmtree(tmp, ignore_errors=True)
         raise _fail(target, exc, action="write") from None
 
 
-def _swap_in(new: Path, target: Path) -> None:
+def swap_in(new: Path, target: Path) -> None:
+    """Put the finished directory ``new`` at ``target``; :func:`recover` completes a swap
+    that a killed run left half done."""
     old = target.with_name(f".{target.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():

@@ -16,6 +16,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from builder.effects.fs import swap_in
+
 # Llama's layout at toy scale: two heads of 64 keep head_dim at the usual size, so attention
 # kernels and engines that only support common head sizes still take the model.
 HIDDEN_SIZE = 128
@@ -124,7 +126,7 @@ def generate_tiny_llama(dest: Path, *, seed: int = 0) -> None:
         # GGUF conversion) then see the same vocabulary as tokenizer.json.
         (tmp / "tokenizer.model").write_bytes(sp_model)
         _make_readable(tmp)
-        _swap_into_place(tmp, dest)
+        swap_in(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -265,13 +267,3 @@ def _make_readable(directory: Path) -> None:
     directory.chmod(0o755)
     for path in directory.iterdir():
         path.chmod(0o644)
-
-
-def _swap_into_place(tmp: Path, dest: Path) -> None:
-    """Rename the finished ``tmp`` to ``dest``, replacing what was there."""
-    old = dest.with_name(f".{dest.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dest.exists():
-        dest.rename(old)
-    tmp.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)

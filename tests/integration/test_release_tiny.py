@@ -70,7 +70,20 @@ def test_release_end_to_end(
     # A second run without changes leaves the README byte-identical.
     assert main(["release", "--root", str(project)]) == 0
     assert (project / "README.md").read_text() == readme
+    assert not processes_mentioning(str(project)), "an engine outlived its cell"
     capsys.readouterr()
+
+
+def processes_mentioning(text: str) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in args and "pytest" not in args:
+            found.append(args)
+    return found
 
 
 def test_engine_that_cannot_start_fails_its_cell(
