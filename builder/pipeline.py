@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -280,7 +279,3 @@ def _previous_index(path: Path) -> dict[str, dict[str, Any]]:
         return {e["id"]: e for e in data["cells"]}
     except (OSError, ValueError, KeyError, TypeError):
         return {}
-
-
-def elapsed(started: float) -> str:
-    return f"{time.monotonic() - started:.1f}s"
