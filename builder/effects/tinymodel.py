@@ -116,6 +116,10 @@ def generate_tiny_llama(dest: Path, *, seed: int = 0) -> None:
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    from transformers.utils import logging as hf_logging
+
+    # The builder's log shows one line per cell; saving a 2 MB model needs no progress bar.
+    hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
     try:
         sp_model = _train_sentencepiece(seed)
         tokenizer = _hf_tokenizer(sp_model)
