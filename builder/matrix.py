@@ -63,8 +63,8 @@ def expand(recipes: Sequence[LoadedRecipe], catalog: Catalog, selection: Selecti
     )
 
 
-def _candidates(recipe: Recipe) -> Iterable[tuple[dict[str, str], str | None]]:
-    """Every candidate cell with the exclude rule that drops it (None: kept)."""
+def _candidates(recipe: Recipe) -> Iterable[tuple[dict[str, str], int | None]]:
+    """Every candidate cell with the index of the exclude entry that drops it (None: kept)."""
     seen: set[tuple[str, str, str]] = set()
     product = itertools.product(
         recipe.matrix.chip, recipe.matrix.quantization, recipe.matrix.engine
@@ -72,11 +72,7 @@ def _candidates(recipe: Recipe) -> Iterable[tuple[dict[str, str], str | None]]:
     for chip, quant, engine in product:
         seen.add((chip, quant, engine))
         rule = next(
-            (
-                f"exclude[{i}]"
-                for i, s in enumerate(recipe.exclude)
-                if s.matches(chip, quant, engine)
-            ),
+            (i for i, s in enumerate(recipe.exclude) if s.matches(chip, quant, engine)),
             None,
         )
         yield {"chip": chip, "quantization": quant, "engine": engine}, rule
@@ -120,9 +116,9 @@ def _cells_of(
     for values, rule in _candidates(recipe):
         triple = (values["chip"], values["quantization"], values["engine"])
         if rule is not None and triple not in included:
-            sel = recipe.exclude[int(rule[8:-1])].given()
+            sel = recipe.exclude[rule].given()
             reason = "excluded by " + ", ".join(f"{k}={v}" for k, v in sel.items())
-            excluded.append(_exclusion(loaded, values, reason, f"{loaded.file} {rule}"))
+            excluded.append(_exclusion(loaded, values, reason, f"{loaded.file} exclude[{rule}]"))
             continue
         incompatible = incompatibility(catalog, **values)
         if incompatible is not None:
