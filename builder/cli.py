@@ -128,10 +128,14 @@ def cmd_stage(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     out_dir = loaded.project.out_dir(loaded.catalog.settings)
     print(f"{args.command}: {summary} in {time.monotonic() - started:.1f}s -> {out_dir}")
-    failed = [o.cell.id for o in outcomes if o.validation.status == "failed"]
-    if failed:
-        msg = f"{len(failed)} cell(s) failed: {', '.join(failed)}"
-        raise ValidationFailed(msg)
+    # An inconclusive gate is not a pass: the cell is not qualified, so the run says so.
+    problems = [
+        f"{len(ids)} cell(s) {status}: {', '.join(ids)}"
+        for status in ("failed", "inconclusive")
+        if (ids := [o.cell.id for o in outcomes if o.validation.status == status])
+    ]
+    if problems:
+        raise ValidationFailed("; ".join(problems))
     return 0
 
 

@@ -253,6 +253,9 @@ class EngineConf:
     package: str
     version: str
     serve: list[str]
+    # The module in builder/engines/ that translates arguments; empty: the engine's name.
+    # A vendor fork (vllm-ascend, vllm-musa) names the engine it follows.
+    module: str = ""
     health_path: str = "/health"
     port: int = 8000
     # The "model" clients send: most engines take --served-model-name, some only the path.

@@ -17,14 +17,13 @@ pytestmark = pytest.mark.integration
 CELL = "tiny-llama.cpu.bf16.transformers"
 
 
-@pytest.fixture(scope="module")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One generated tiny model for the module (generation is deterministic)."""
-    return tmp_path_factory.mktemp("models")
+@pytest.fixture
+def model_cache(tiny_model_cache: Path) -> Path:
+    return tiny_model_cache
 
 
 def make_project(tmp_path: Path, model_cache: Path) -> Path:
-    for name in ("conf", "templates"):
+    for name in ("conf", "templates", "tasks"):
         shutil.copytree(ROOT / name, tmp_path / name)
     (tmp_path / "recipes").mkdir()
     shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", tmp_path / "recipes")
