@@ -152,6 +152,32 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_baseline(args: argparse.Namespace) -> int:
+    """Store a passed reference cell's accuracy results as a baseline other runs can use."""
+    from builder.effects import fs
+
+    loaded = load(args.root, [])
+    cell = next((c for c in loaded.full_plan.cells if c.id == args.cell), None)
+    if cell is None:
+        known = [c.id for c in loaded.full_plan.cells]
+        msg = f"baseline: {unknown_name('cell', args.cell, known)}"
+        raise UsageError(msg)
+    cell_dir = loaded.project.out_dir(loaded.catalog.settings) / cell.recipe / cell.id
+    try:
+        status = json.loads((cell_dir / "validation.json").read_text(encoding="utf-8"))["status"]
+        data = (cell_dir / "accuracy.json").read_bytes()
+    except (OSError, ValueError, KeyError) as exc:
+        msg = f"{cell_dir}: no accuracy results to store ({exc}); run `builder release` first"
+        raise UsageError(msg) from None
+    if status != "passed":
+        msg = f"{cell.id} is {status}, not passed: a baseline must come from a qualified run"
+        raise UsageError(msg)
+    relative = Path("baselines") / cell.recipe / f"{cell.id}.json"
+    fs.write_atomic(loaded.project.root / relative, data)
+    print(f"wrote {relative}; use it with validate.accuracy.baseline: {relative}")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     target = args.root / schema.SCHEMA_PATH
     text = schema.schema_text()
@@ -220,6 +246,14 @@ def parser() -> argparse.ArgumentParser:
         "--override", dest="overrides", action="append", default=[], help="catalog override"
     )
     lint_parser.set_defaults(func=cmd_lint)
+
+    baseline_parser = sub.add_parser(
+        "baseline",
+        parents=[common],
+        help="store a passed cell's accuracy results under baselines/ (a stored reference)",
+    )
+    baseline_parser.add_argument("cell", help="cell id, e.g. qwen3-8b.nvidia.bf16.vllm")
+    baseline_parser.set_defaults(func=cmd_baseline)
 
     schema_parser = sub.add_parser(
         "schema", parents=[common], help="write (or --check) the recipe JSON Schema"

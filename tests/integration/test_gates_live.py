@@ -142,9 +142,10 @@ def test_degraded_cell_fails_against_this_run_an_earlier_run_and_a_baseline(
     assert again["gates"]["accuracy"][0]["verdict"] == "fail"
 
     # Without the reference's results, a stored baseline stands in, if its provenance matches.
+    assert main(["baseline", "--root", str(project), EXACT]) == 0
+    good = f"baselines/{RECIPE}/{EXACT}.json"
     baselines = project / "baselines"
-    baselines.mkdir()
-    stored = json.loads((project / "out" / RECIPE / EXACT / "accuracy.json").read_text())
+    stored = json.loads((project / good).read_text())
     shutil.rmtree(project / "out" / RECIPE / EXACT)
     tampered = {**stored, "provenance": {**stored["provenance"], "lm_eval_version": "0.4.1"}}
     (baselines / "tampered.json").write_text(json.dumps(tampered))
@@ -155,11 +156,10 @@ def test_degraded_cell_fails_against_this_run_an_earlier_run_and_a_baseline(
     assert refused["gates"]["accuracy"][0]["verdict"] == "refused"
     assert "lm_eval_version: baseline has '0.4.1'" in refused["reason"]
 
-    (baselines / "good.json").write_text(json.dumps(stored))
-    set_baseline(project, "baselines/good.json")
+    set_baseline(project, good)
     assert main(["release", "--root", str(project), "engine=sloppy"]) == 4
     from_baseline = validation(project, SLOPPY)
-    assert from_baseline["gates"]["reference"] == "baseline baselines/good.json"
+    assert from_baseline["gates"]["reference"] == f"baseline {good}"
     assert from_baseline["gates"]["accuracy"][0]["verdict"] == "fail"
     assert from_baseline["gates"]["accuracy"][0]["paired"]
     capsys.readouterr()
