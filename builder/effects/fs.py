@@ -71,11 +71,9 @@ def write_dir_atomic(target: Path, files: Mapping[str, bytes], modes: Mapping[st
 
 
 def copy_tree_atomic(target: Path, sources: Mapping[str, Path]) -> None:
-    """Replace directory ``target`` with copies of ``sources`` (relative name -> file).
-
-    Files are hard-linked when they can be (same file system: no copy of large weights),
-    copied otherwise; the directory is swapped in whole like :func:`write_dir_atomic`.
-    """
+    """Replace directory ``target`` with copies of ``sources`` (relative name -> file),
+    swapped in whole like :func:`write_dir_atomic`. Copies, not hard links: editing the
+    copy must never change the model cache it came from."""
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -86,10 +84,7 @@ def copy_tree_atomic(target: Path, sources: Mapping[str, Path]) -> None:
         for name, source in sources.items():
             path = tmp / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                os.link(source, path)
-            except OSError:
-                shutil.copyfile(source, path)
+            shutil.copyfile(source, path)
         tmp.chmod(0o755)
         swap_in(tmp, target)
     except OSError as exc:
