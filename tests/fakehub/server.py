@@ -175,7 +175,16 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
                     hub.fail[name] -= 1
                     self._send(503, {"error": f"injected failure of {name}"})
                     return
-                # Upload hrefs stand for presigned storage URLs: they carry no token.
+                # Upload hrefs stand for presigned storage URLs: they carry no token. Reads
+                # need it only for private repos, which look missing without it (as on the Hub).
+                repo = hub.repos.get(match.groupdict().get("repo") or "")
+                if method == "GET" and repo is not None and repo.private and not self._authorized():
+                    self._send(
+                        401,
+                        {"error": "Repository not found", "Code": 404},
+                        {"X-Error-Code": "RepoNotFound"},
+                    )
+                    return
                 if method not in ("GET", "PUT") and not self._authorized():
                     self._send(401, {"error": "Invalid credentials", "Code": 401})
                     return
