@@ -154,7 +154,8 @@ def _handler(hub: FakeHub) -> type[BaseHTTPRequestHandler]:
             for key, value in (headers or {}).items():
                 self.send_header(key, value)
             self.end_headers()
-            self.wfile.write(data)
+            if self.command != "HEAD":
+                self.wfile.write(data)
 
         def _authorized(self) -> bool:
             auth = self.headers.get("Authorization", "")

@@ -23,6 +23,12 @@ REPO = "FlagRelease/Tiny-Llama-cpu-FlagOS"
 HUBS = ["--target", "local", "--target", "huggingface", "--target", "modelscope"]
 
 
+DOWNLOAD = (
+    "import sys; from huggingface_hub import hf_hub_download; "
+    "print(hf_hub_download(sys.argv[1], sys.argv[2], revision=sys.argv[3]))"
+)
+
+
 def publish(
     project: Path, env: dict[str, str], *args: str, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
@@ -102,6 +108,26 @@ def test_publish_lands_whole_then_a_second_publish_sends_nothing(
     assert hf_repo.tags[tag] == hf_repo.branches["main"]
     assert list(fake_ms.repos[REPO].tags) == [tag]
     assert hf_repo.private  # the catalog's default until someone flips it
+
+    # What users do next: download from the release tag with the SDK.
+    download = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            DOWNLOAD,
+            REPO,
+            "model.safetensors",
+            tag,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+    assert download.returncode == 0, download.stderr
+    fetched = Path(download.stdout.strip()).read_bytes()
+    assert hashlib.sha256(fetched).hexdigest() == expected["model.safetensors"]
 
     index = json.loads((project / "out" / "release.json").read_text())
     entry = next(e for e in index["cells"] if e["id"] == CELL)
