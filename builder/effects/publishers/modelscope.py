@@ -30,7 +30,7 @@ class ModelScopeHub:
         try:
             from modelscope_hub import HubApi, HubConfig
         except ImportError:
-            msg = "the modelscope target needs the ModelScope SDK: pip install modelscope"
+            msg = "the modelscope target needs the ModelScope SDK: pip install modelscope-hub"
             raise PublishError(msg) from None
         self.conf = conf
         self.log = ctx.log
