@@ -149,29 +149,31 @@ def test_publish_lands_whole_then_a_second_publish_sends_nothing(
     assert "publish: 3 unchanged" in again.stdout
 
 
+@pytest.mark.parametrize(("target", "main"), [("huggingface", "main"), ("modelscope", "master")])
 def test_publish_killed_midway_resumes_to_the_same_content(
-    project: Path, fake_hf: FakeHub, fake_ms: FakeHub
+    project: Path, fake_hf: FakeHub, fake_ms: FakeHub, target: str, main: str
 ) -> None:
     env = publish_env(fake_hf, fake_ms)
-    fake_hf.slow_upload_s = 0.05  # the 2.3 MB weights take ~2 s: time to kill it mid-upload
+    hub = fake_hf if target == "huggingface" else fake_ms
+    hub.slow_upload_s = 0.05  # the 2.3 MB weights take ~2 s: time to kill it mid-upload
     args = [sys.executable, "-m", "builder", "publish", "--root", str(project)]
     proc = subprocess.Popen(
-        [*args, "--target", "huggingface", "recipe=tiny-llama"],
+        [*args, "--target", target, "recipe=tiny-llama"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert fake_hf.upload_started.wait(timeout=120), "the upload never started"
+        assert hub.upload_started.wait(timeout=120), "the upload never started"
     finally:
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-    # Users never see half a release: main still has nothing of it.
-    assert on_hub(fake_hf, REPO, "main") == {}
-    fake_hf.slow_upload_s = 0
-    publish(project, env, "--target", "huggingface", "recipe=tiny-llama")
-    assert on_hub(fake_hf, REPO, "main") == released_files(project)
-    assert list(fake_hf.repos[REPO].branches) == ["main"]
+    # Users never see half a release: the branch they read has nothing of it yet.
+    assert on_hub(hub, REPO, main) == {}
+    hub.slow_upload_s = 0
+    publish(project, env, "--target", target, "recipe=tiny-llama")
+    assert on_hub(hub, REPO, main) == released_files(project)
+    assert list(hub.repos[REPO].branches) == [main]
 
 
 def test_transient_errors_are_retried(project: Path, fake_hf: FakeHub, fake_ms: FakeHub) -> None:
