@@ -134,14 +134,16 @@ def _one_cell(
         ctx.log(f"{cell.id}: skipped: {why}")
         return [Result(cell=cell.id, target=t, status="skipped", detail=why) for t in targets]
     problems = card_problems((cell_dir / "README.md").read_text(encoding="utf-8"))
-    if problems:
-        why = "model card: " + "; ".join(problems)
-        ctx.log(f"{cell.id}: not published: {why}")
-        return [Result(cell=cell.id, target=t, status="failed", detail=why) for t in targets]
+    card_error = "model card: " + "; ".join(problems) if problems else ""
     source = _recipe_source(cell_dir)
     model_dir = cache(lambda: materialize(source, out_dir / ".cache" / "models"))
     results = []
     for target in targets:
+        # The card goes to the model hubs (not to an image registry): checked before any upload.
+        if card_error and catalog.publish[target].kind != "registry":
+            ctx.log(f"{cell.id}: not published to {target}: {card_error}")
+            results.append(Result(cell=cell.id, target=target, status="failed", detail=card_error))
+            continue
         try:
             publisher = _publisher(target, catalog, publishers, ctx)
             files = publisher.files(cell, cell_dir, model_dir)

@@ -196,9 +196,8 @@ def test_bad_card_stops_its_cell_before_any_upload_and_not_the_others(
     card.write_text(card.read_text().replace("license:", "license: [unclosed", 1))
     done = publish(project, publish_env(fake_hf, fake_ms), "--target", "huggingface", check=False)
     assert done.returncode == 7, done.stdout + done.stderr
-    assert (
-        f"{second}: not published: model card: the YAML front matter does not parse" in done.stdout
-    )
+    message = f"{second}: not published to huggingface: model card: the YAML front matter"
+    assert message in done.stdout
     assert f"1 publish(es) failed: {second} -> huggingface" in done.stderr
     assert list(fake_hf.repos) == [REPO]  # the other cell went up; nothing of the broken one
     assert on_hub(fake_hf, REPO, "main") == released_files(project)
