@@ -178,6 +178,32 @@ def cmd_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from builder.errors import PublishError
+    from builder.publish.run import DEFAULT_TARGETS, publish
+
+    loaded = load(args.root, args.overrides)
+    results = publish(
+        loaded.project,
+        loaded.catalog,
+        loaded.plan,
+        targets=args.targets or DEFAULT_TARGETS,
+        dry_run=args.dry_run,
+        allow_unqualified=args.allow_unqualified,
+        log=lambda line: print(line, flush=True),
+    )
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no released cell"
+    print(f"publish{' --dry-run' if args.dry_run else ''}: {summary}")
+    failed = sorted({f"{r.cell} -> {r.target}" for r in results if r.status == "failed"})
+    if failed:
+        msg = f"{len(failed)} publish(es) failed: {', '.join(failed)}"
+        raise PublishError(msg)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     target = args.root / schema.SCHEMA_PATH
     text = schema.schema_text()
@@ -254,6 +280,27 @@ def parser() -> argparse.ArgumentParser:
     )
     baseline_parser.add_argument("cell", help="cell id, e.g. qwen3-8b.nvidia.bf16.vllm")
     baseline_parser.set_defaults(func=cmd_baseline)
+
+    publish_parser = sub.add_parser(
+        "publish", parents=[common], help="publish released cells to hubs and registries"
+    )
+    publish_parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be uploaded; upload nothing"
+    )
+    publish_parser.add_argument(
+        "--target",
+        dest="targets",
+        action="append",
+        default=[],
+        help="a target from conf/publish (repeatable; default: local)",
+    )
+    publish_parser.add_argument(
+        "--allow-unqualified",
+        action="store_true",
+        help="also publish cells that did not pass validation (marked as such)",
+    )
+    publish_parser.add_argument("overrides", nargs="*", help=overrides_help)
+    publish_parser.set_defaults(func=cmd_publish)
 
     schema_parser = sub.add_parser(
         "schema", parents=[common], help="write (or --check) the recipe JSON Schema"

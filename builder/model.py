@@ -242,6 +242,8 @@ class ChipConf:
     # Keys whose values could not be checked offline; users with the hardware correct them.
     unverified: list[str] = field(default_factory=list)
     notes: str = ""
+    # hadolint rules this chip's Dockerfiles may break, each with the reason (rule id -> why).
+    hadolint_waivers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -309,6 +311,14 @@ class PublishConf:
     kind: str
     description: str = ""
     path: str = ""
+    # Hub targets: the API endpoint (empty: the SDK's default or its environment variable),
+    # the environment variable holding the token (never read from a file), new repos' privacy,
+    # the branch users see, and the prefix of the staging branch uploads go to first.
+    endpoint: str = ""
+    token_env: str = ""
+    private: bool = True
+    main_revision: str = "main"
+    staging_prefix: str = "staging-"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -75,6 +75,7 @@ def run(
             )
             results[cell.id] = outcome.validation
             log(f"    {outcome.validation.status}{_reason(outcome.validation)}")
+            _lint_dockerfile(catalog, cell, out_dir / cell.recipe / cell.id / "Dockerfile", log)
             outcomes.append(outcome)
         if stage == "release":
             write_release_index(project, catalog, full_plan, outcomes, out_dir)
@@ -85,6 +86,20 @@ def references_first(cells: tuple[Cell, ...]) -> list[Cell]:
     """The plan's cells with every reference cell ahead of the cells compared with it."""
     references = {c.reference for c in cells}
     return [c for c in cells if c.id in references] + [c for c in cells if c.id not in references]
+
+
+def _lint_dockerfile(catalog: Catalog, cell: Cell, path: Path, log: Log) -> None:
+    """hadolint on the rendered Dockerfile: findings are warnings here, errors in lint."""
+    from builder.dockerlint import unwaived
+    from builder.effects.hadolint import hadolint
+
+    try:
+        findings = hadolint(path.read_text(encoding="utf-8"))
+    except (BuilderError, OSError) as exc:
+        log(f"    hadolint: not run: {exc}")
+        return
+    for finding in unwaived(findings, catalog.chips[cell.chip].hadolint_waivers):
+        log(f"    hadolint: {finding}")
 
 
 def _reason(validation: CellValidation) -> str:

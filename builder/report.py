@@ -44,12 +44,27 @@ def release_table(entries: Iterable[Mapping[str, Any]]) -> str:
             status=STATUS_TEXT.get(e["status"], e["status"]),
             accuracy=_cell(evaluation.accuracy_cell(e.get("gates") or {})),
             throughput=_cell(evaluation.throughput_cell(e.get("gates") or {})),
-            name=_cell(e["release_repo"]),
+            name=_linked(e),
             image=_cell(e["image"]),
         )
         for e in sorted(entries, key=lambda e: str(e["id"]))
     ]
     return "\n".join(header + rows) + "\n"
+
+
+HUB_LINKS = {"huggingface": "HF", "modelscope": "ModelScope"}
+
+
+def _linked(entry: Mapping[str, Any]) -> str:
+    """The release name, with a link to each hub it was published to (and only those)."""
+    links = [
+        f"[{label}]({entry['published'][t]['url']})"
+        for kind, label in HUB_LINKS.items()
+        for t in sorted(entry.get("published", {}))
+        if entry["published"][t].get("kind") == kind
+    ]
+    name = _cell(entry["release_repo"])
+    return f"{name} ({' · '.join(links)})" if links else name
 
 
 def _cell(value: object) -> str:

@@ -70,6 +70,28 @@ def write_dir_atomic(target: Path, files: Mapping[str, bytes], modes: Mapping[st
         raise _fail(target, exc, action="write") from None
 
 
+def copy_tree_atomic(target: Path, sources: Mapping[str, Path]) -> None:
+    """Replace directory ``target`` with copies of ``sources`` (relative name -> file),
+    swapped in whole like :func:`write_dir_atomic`. Copies, not hard links: editing the
+    copy must never change the model cache it came from."""
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        raise _fail(target, exc, action="write") from None
+    try:
+        for name, source in sources.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, path)
+        tmp.chmod(0o755)
+        swap_in(tmp, target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _fail(target, exc, action="write") from None
+
+
 def swap_in(new: Path, target: Path) -> None:
     """Put the finished directory ``new`` at ``target``; :func:`recover` completes a swap
     that a killed run left half done."""
