@@ -187,7 +187,7 @@ def released(tmp_path_factory: pytest.TempPathFactory, registry_port: int) -> Pa
     from builder.cli import main
 
     project = tmp_path_factory.mktemp("released")
-    for name in ("conf", "templates"):
+    for name in ("conf", "templates", "tasks"):
         shutil.copytree(ROOT / name, project / name)
     (project / "recipes").mkdir()
     text = (ROOT / "recipes" / "tiny-llama.yaml").read_text()

@@ -107,11 +107,17 @@ def lm_eval_argv(
     spec = ctx.spec.accuracy
     chat = spec.apply_chat_template
     endpoint = "/v1/chat/completions" if chat else "/v1/completions"
+    # With prompt log-probabilities, send token ids encoded as the model's tokenizer does
+    # (special tokens included): lm-eval then scores exactly the continuation's tokens. As
+    # text, the server would add a BOS token lm-eval does not count, and every choice's score
+    # would carry the prompt's last token too. Engines without them get text prompts.
+    tokenized = ctx.engine_conf.prompt_logprobs and not chat
     model_args = {
         "model": ctx.engine.request_model,
         "base_url": ctx.engine.base_url + endpoint,
         "tokenizer": str(ctx.model_dir),
-        "tokenized_requests": "False",
+        "tokenized_requests": str(tokenized),
+        "add_bos_token": str(tokenized),
         "num_concurrent": "1",
         "max_retries": "3",
         "timeout": str(int(ctx.request_timeout_s)),

@@ -62,7 +62,7 @@ def run(ctx: SuiteContext) -> SuiteResult:
     spec = ctx.spec.perf
     points: list[dict[str, Any]] = []
     checks: list[Check] = []
-    tool = "builder" if not ctx.engine_conf.benchmark else ctx.engine_conf.benchmark[0]
+    tool = "engine benchmark" if ctx.engine_conf.benchmark else "builder client"
     for scenario in spec.scenarios:
         for level in spec.concurrency:
             num_prompts = level * spec.prompts_per_point
