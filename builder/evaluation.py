@@ -25,6 +25,11 @@ def _pct(value: float | None, *, signed: bool = False) -> str:
     return f"{value * 100:+.1f}%" if signed else f"{value * 100:.1f}%"
 
 
+def signed_pct(value: float | None) -> str:
+    """A relative change as text: -3.0%, +0.5%, or — when there is none."""
+    return _pct(value, signed=True)
+
+
 def accuracy_rows(validation: Mapping[str, Any] | None) -> list[dict[str, str]]:
     """One row per task: metric, reference, this cell, Δ, interval, n and verdict."""
     rows = []

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from builder import __version__, gates, report
+from builder import __version__, catalogpage, gates, report
 from builder.effects import fs, host, plots, proc
 from builder.effects.engine_runtime import engine_env, running_engine
 from builder.effects.models import materialize
@@ -200,6 +200,7 @@ def validate_cell(
     try:
         cache_dir = out_dir / ".cache"
         model_dir = materialize(loaded.recipe.model.source, cache_dir / "models")
+        engine_info["weights_bytes"] = fs.tree_size(model_dir)
         env = {**chip.env, **engine.env}
         with running_engine(
             engine,
@@ -425,10 +426,16 @@ def recipes_commit(project: Project) -> dict[str, Any]:
 
 
 def index_entry(
-    cell: Cell, loaded: LoadedRecipe, status: str, reason: str, gates_json: Mapping[str, Any]
+    cell: Cell,
+    loaded: LoadedRecipe,
+    status: str,
+    reason: str,
+    gates_json: Mapping[str, Any],
+    weights_bytes: int | None = None,
 ) -> dict[str, Any]:
     return {
         "gates": dict(gates_json),
+        "weights_bytes": weights_bytes,
         "id": cell.id,
         "recipe": cell.recipe,
         "model": loaded.recipe.model.name,
@@ -459,7 +466,14 @@ def write_release_index(
     for cell in full_plan.cells:
         if cell.id in fresh:
             v = fresh[cell.id].validation
-            entry = index_entry(cell, recipes[cell.recipe], v.status, v.reason, v.gates)
+            entry = index_entry(
+                cell,
+                recipes[cell.recipe],
+                v.status,
+                v.reason,
+                v.gates,
+                v.engine.get("weights_bytes"),
+            )
         elif cell.id in previous:
             entry = index_entry(
                 cell,
@@ -467,6 +481,7 @@ def write_release_index(
                 previous[cell.id]["status"],
                 previous[cell.id].get("reason", ""),
                 previous[cell.id].get("gates", {}),
+                previous[cell.id].get("weights_bytes"),
             )
         else:
             continue
@@ -475,6 +490,12 @@ def write_release_index(
     fs.write_atomic(index_path, report.dumps(index).encode())
     fs.write_atomic(out_dir / "report.json", report.dumps(index).encode())
     fs.write_atomic(out_dir / "report.md", report.release_report(entries).encode())
+    by_id = {e["id"]: e for e in entries}
+    pages = (full_plan.recipes, full_plan, catalog, by_id)
+    fs.write_atomic(out_dir / "catalog.md", catalogpage.catalog_markdown(*pages).encode())
+    fs.write_atomic(
+        out_dir / "catalog.json", report.dumps(catalogpage.catalog_json(*pages)).encode()
+    )
     readme = project.readme(catalog.settings)
     try:
         text = readme.read_text(encoding="utf-8")

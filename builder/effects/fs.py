@@ -149,3 +149,8 @@ def exclusive_lock(out_dir: Path) -> Iterator[None]:
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def tree_size(root: Path) -> int:
+    """Bytes in the regular files under ``root`` (symbolic links not followed)."""
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())

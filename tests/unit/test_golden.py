@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from builder import gates
+from builder.catalogpage import catalog_markdown
 from builder.matrix import Selection, expand
 from builder.model import Catalog, Cell, Plan
 from builder.pipeline import index_entry
@@ -138,9 +139,30 @@ def test_readme_table(plan: Plan) -> None:
     check_golden("release-table.md", release_table(entries))
 
 
+def test_catalog_page(plan: Plan, catalog: Catalog) -> None:
+    recipes = {r.name: r for r in plan.recipes}
+    entries = {
+        c.id: index_entry(
+            c,
+            recipes[c.recipe],
+            "passed" if c.chip == "cpu" else "awaiting-runner",
+            "",
+            GATES if c.chip == "cpu" else {},
+            2_400_000 if c.chip == "cpu" else None,
+        )
+        for c in plan.cells
+    }
+    page = catalog_markdown(plan.recipes, plan, catalog, entries)
+    check_golden("catalog.md", page)
+    # Every pair the matrices name is accounted for: built, or incompatible with its rule.
+    assert "incompatible: " in page
+    assert "(conf/engine/" in page
+
+
 def test_golden_dir_has_no_strays() -> None:
     expected = {
         Path("release-table.md"),
+        Path("catalog.md"),
         *(
             Path(c) / n
             for c in ("tiny-llama.cpu.bf16.transformers", "qwen3-8b.metax.w8a8.vllm")
