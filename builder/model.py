@@ -237,6 +237,9 @@ class Settings:
     registry: str = "ghcr.io/flagrelease"
     startup_timeout_s: float = 600.0
     request_timeout_s: float = 120.0
+    # The build cache (validation results and rendered cells by content key), relative to
+    # the project root; CI saves and restores this folder between runs.
+    cache_dir: str = "out/.cache/builds"
 
 
 @dataclass(frozen=True, kw_only=True)

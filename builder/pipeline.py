@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from builder import __version__, report
-from builder.effects import fs, host, proc
+from builder import __version__, cache, report
+from builder.effects import cellcache, fs, host, proc
 from builder.effects.engine_runtime import running_engine
 from builder.effects.models import materialize
 from builder.effects.suites import SUITES
@@ -38,6 +38,16 @@ class Outcome:
 
     cell: Cell
     validation: CellValidation
+    # What the build cache saved: "" (built now), "validation reused from ..." or "cached ...".
+    reused: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Builds:
+    """The build cache of a run and the digests of the input files its keys need."""
+
+    cache_dir: Path
+    digests: cache.InputDigests
 
 
 def _now() -> str:
@@ -59,13 +69,18 @@ def run(
         fs.recover(out_dir)
         recipes = {r.name: r for r in plan.recipes}
         commit = recipes_commit(project)
+        builds = Builds(
+            cache_dir=project.cache_dir(catalog.settings),
+            digests=cellcache.input_digests(project.root, project.templates_dir, catalog),
+        )
         outcomes = []
         for index, cell in enumerate(plan.cells, 1):
             log(f"[{index}/{len(plan.cells)}] {cell.id}")
             outcome = _one_cell(
-                project, catalog, cell, recipes[cell.recipe], stage, out_dir, commit
+                project, catalog, cell, recipes[cell.recipe], stage, out_dir, commit, builds
             )
-            log(f"    {outcome.validation.status}{_reason(outcome.validation)}")
+            reused = f" ({outcome.reused})" if outcome.reused else ""
+            log(f"    {outcome.validation.status}{_reason(outcome.validation)}{reused}")
             outcomes.append(outcome)
         if stage == "release":
             write_release_index(project, catalog, full_plan, outcomes, out_dir)
@@ -76,6 +91,9 @@ def _reason(validation: CellValidation) -> str:
     return f": {validation.reason.splitlines()[0]}" if validation.reason else ""
 
 
+MODES = {"serve.sh": 0o755}
+
+
 def _one_cell(
     project: Project,
     catalog: Catalog,
@@ -84,25 +102,73 @@ def _one_cell(
     stage: Stage,
     out_dir: Path,
     commit: dict[str, Any],
+    builds: Builds,
 ) -> Outcome:
-    work = out_dir / ".work" / cell.id
-    log_path = work / "engine.log"
-    log_path.unlink(missing_ok=True)
-    if stage == "render":
-        validation = CellValidation(cell=cell.id, status="rendered", reason="not validated")
-    else:
-        validation = validate_cell(project, catalog, cell, loaded, out_dir, log_path)
-    files = render_cell(project.templates_dir, cell, loaded, catalog, validation.to_json())
-    payload = {name: text.encode() for name, text in files.items()}
-    payload["validation.json"] = report.dumps(validation.to_json()).encode()
-    if log_path.is_file():
-        payload["engine.log"] = log_path.read_bytes()
-    payload["manifest.json"] = report.dumps(
-        manifest(cell, loaded, catalog, payload, commit)
-    ).encode()
+    """Validate and render one cell, reusing what the build cache has for its keys."""
+    keys = cache.cell_keys(cell, loaded, catalog, builds.digests)
+    validation, engine_log, reused = _validation(
+        project, catalog, cell, loaded, stage, out_dir, keys, builds.cache_dir
+    )
+    render_key = keys.render_key(validation.to_json())
     target = out_dir / loaded.name / cell.id
-    fs.write_dir_atomic(target, payload, modes={"serve.sh": 0o755})
-    return Outcome(cell=cell, validation=validation)
+    record = cellcache.load_record(builds.cache_dir, cell.id)
+    if cellcache.has_render(builds.cache_dir, render_key):
+        if not cellcache.same_files(target, builds.cache_dir, render_key):
+            files = cellcache.load_render(builds.cache_dir, render_key)
+            fs.write_dir_atomic(target, files, modes=MODES)
+        if record is not None and record.get("render_key") == render_key:
+            return Outcome(
+                cell=cell, validation=validation, reused=f"cached since {record['created_at']}"
+            )
+        reused = reused or "render cached"
+    else:
+        texts = render_cell(project.templates_dir, cell, loaded, catalog, validation.to_json())
+        payload = {name: text.encode() for name, text in texts.items()}
+        payload["validation.json"] = report.dumps(validation.to_json()).encode()
+        if engine_log is not None:
+            payload["engine.log"] = engine_log
+        payload["manifest.json"] = report.dumps(
+            manifest(cell, loaded, catalog, payload, commit)
+        ).encode()
+        fs.write_dir_atomic(target, payload, modes=MODES)
+        cellcache.save_render(builds.cache_dir, render_key, payload, MODES)
+    new_record = {
+        "cell": cell.id,
+        "parts": dict(keys.parts),
+        "validation_key": keys.validation_key,
+        "render_key": render_key,
+        "status": validation.status,
+        "created_at": _now(),
+    }
+    cellcache.save_record(builds.cache_dir, cell.id, new_record)
+    return Outcome(cell=cell, validation=validation, reused=reused)
+
+
+def _validation(
+    project: Project,
+    catalog: Catalog,
+    cell: Cell,
+    loaded: LoadedRecipe,
+    stage: Stage,
+    out_dir: Path,
+    keys: cache.CellKeys,
+    cache_dir: Path,
+) -> tuple[CellValidation, bytes | None, str]:
+    """The cell's validation, its engine log and what was reused: only a passed result is
+    cached (a failure is retried; a missing runner is checked again on every host)."""
+    if stage == "render":
+        return CellValidation(cell=cell.id, status="rendered", reason="not validated"), None, ""
+    hit = cellcache.load_validation(cache_dir, keys.validation_key)
+    if hit is not None:
+        validation = cache.validation_from_json(hit[0])
+        return validation, hit[1], f"validation reused from {validation.finished_at}"
+    log_path = out_dir / ".work" / cell.id / "engine.log"
+    log_path.unlink(missing_ok=True)
+    validation = validate_cell(project, catalog, cell, loaded, out_dir, log_path)
+    engine_log = log_path.read_bytes() if log_path.is_file() else None
+    if validation.status == "passed":
+        cellcache.save_validation(cache_dir, keys.validation_key, validation.to_json(), engine_log)
+    return validation, engine_log, ""
 
 
 def validate_cell(
