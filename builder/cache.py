@@ -18,14 +18,13 @@ File contents (templates, suite task data) are hashed at the edge
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from builder import __version__
 from builder.model import Catalog, Cell, LoadedRecipe, SuiteConf, cell_json
+from builder.plain import as_dict, digest, digest_of
 from builder.results import CellValidation, Check, SuiteResult
 
 VALIDATION_PARTS = (
@@ -69,12 +68,6 @@ class CellKeys:
         return digest({"validation": self.validation_key, "render": render, "result": validation})
 
 
-def digest(data: object) -> str:
-    """sha256 of the canonical JSON text of ``data``."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def suite_paths(suite: SuiteConf) -> list[str]:
     """Every string value of a suite entry: the edge hashes those that name project files."""
     return sorted(set(_strings(dataclasses.asdict(suite)))) + list(SUITE_INPUTS.get(suite.name, ()))
@@ -95,38 +88,56 @@ def cell_keys(
     cell: Cell, loaded: LoadedRecipe, catalog: Catalog, digests: InputDigests
 ) -> CellKeys:
     """Hash every input of ``cell``, part by part."""
+    return plan_keys([cell], {loaded.name: loaded}, catalog, digests)[0]
+
+
+def plan_keys(
+    cells: Iterable[Cell],
+    recipes: Mapping[str, LoadedRecipe],
+    catalog: Catalog,
+    digests: InputDigests,
+) -> list[CellKeys]:
+    """The keys of many cells; parts shared by cells (a recipe's, a catalog entry's) are
+    hashed once."""
+    settings = catalog.settings
+    run_parts = {
+        "settings": digest([settings.startup_timeout_s, settings.request_timeout_s]),
+        "builder": digest(__version__),
+        "templates": digest(digests.templates),
+    }
+    per_recipe = {name: _recipe_parts(loaded, catalog, digests) for name, loaded in recipes.items()}
+    keys = []
+    for cell in cells:
+        parts = {
+            "cell": digest(cell_json(cell)),
+            "chip": digest_of(catalog.chips[cell.chip]),
+            "engine": digest_of(catalog.engines[cell.engine]),
+            "quantization": digest_of(catalog.quantizations[cell.quantization]),
+            **per_recipe[cell.recipe],
+            **run_parts,
+        }
+        validation_key = digest({name: parts[name] for name in VALIDATION_PARTS})
+        keys.append(CellKeys(cell=cell.id, parts=parts, validation_key=validation_key))
+    return keys
+
+
+def _recipe_parts(loaded: LoadedRecipe, catalog: Catalog, digests: InputDigests) -> dict[str, str]:
     recipe = loaded.recipe
     suites = [
-        {
-            "conf": dataclasses.asdict(catalog.suites[name]),
-            "data": digests.suite_data.get(name, ""),
-        }
+        {"conf": as_dict(catalog.suites[name]), "data": digests.suite_data.get(name, "")}
         for name in recipe.validate.suites
     ]
-    settings = catalog.settings
-    values: dict[str, object] = {
-        "cell": cell_json(cell),
-        "model_source": recipe.model.source,
-        "chip": dataclasses.asdict(catalog.chips[cell.chip]),
-        "engine": dataclasses.asdict(catalog.engines[cell.engine]),
-        "quantization": dataclasses.asdict(catalog.quantizations[cell.quantization]),
-        "suites": suites,
-        "settings": [settings.startup_timeout_s, settings.request_timeout_s],
-        "builder": __version__,
-        "recipe": {
-            "name": loaded.name,
-            "file": loaded.file,
-            "model": dataclasses.asdict(recipe.model),
-            "org": recipe.release.org,
-        },
-        "templates": digests.templates,
+    texts = {
+        "name": loaded.name,
+        "file": loaded.file,
+        "model": as_dict(recipe.model),
+        "org": recipe.release.org,
     }
-    parts = {name: digest(value) for name, value in values.items()}
-    return CellKeys(
-        cell=cell.id,
-        parts=parts,
-        validation_key=digest({name: parts[name] for name in VALIDATION_PARTS}),
-    )
+    return {
+        "model_source": digest(recipe.model.source),
+        "suites": digest(suites),
+        "recipe": digest(texts),
+    }
 
 
 def changed_parts(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:

@@ -25,7 +25,7 @@ def cell_keys(project: Project, catalog: Catalog, plan: Plan) -> list[cache.Cell
     """The content keys of every cell of ``plan``."""
     digests = cellcache.input_digests(project.root, project.templates_dir, catalog)
     recipes = {r.name: r for r in plan.recipes}
-    return [cache.cell_keys(c, recipes[c.recipe], catalog, digests) for c in plan.cells]
+    return cache.plan_keys(plan.cells, recipes, catalog, digests)
 
 
 def decisions(project: Project, catalog: Catalog, plan: Plan) -> dict[str, cache.Decision]:
