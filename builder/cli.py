@@ -135,11 +135,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_assemble(args: argparse.Namespace) -> int:
     from builder import scaleout
 
+    started = time.monotonic()
     loaded = load(args.root, args.overrides)
     outcomes = scaleout.assemble(
         loaded.project, loaded.catalog, loaded.full_plan, args.folders, log=print
     )
-    return _summarise("assemble", outcomes, loaded, time.monotonic())
+    return _summarise("assemble", outcomes, loaded, started)
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
