@@ -112,10 +112,7 @@ def _one_cell(
     render_key = keys.render_key(validation.to_json())
     target = out_dir / loaded.name / cell.id
     record = cellcache.load_record(builds.cache_dir, cell.id)
-    if cellcache.has_render(builds.cache_dir, render_key):
-        if not cellcache.same_files(target, builds.cache_dir, render_key):
-            files = cellcache.load_render(builds.cache_dir, render_key)
-            fs.write_dir_atomic(target, files, modes=MODES)
+    if _restore(builds.cache_dir, render_key, target):
         if record is not None and record.get("render_key") == render_key:
             return Outcome(
                 cell=cell, validation=validation, reused=f"cached since {record['created_at']}"
@@ -142,6 +139,20 @@ def _one_cell(
     }
     cellcache.save_record(builds.cache_dir, cell.id, new_record)
     return Outcome(cell=cell, validation=validation, reused=reused)
+
+
+def _restore(cache_dir: Path, render_key: str, target: Path) -> bool:
+    """Whether ``target`` holds the cached render ``render_key`` (copied in if need be);
+    an entry whose files do not match their manifest is not used."""
+    if not cellcache.has_render(cache_dir, render_key):
+        return False
+    if cellcache.same_files(target, cache_dir, render_key):
+        return True
+    files = cellcache.load_render(cache_dir, render_key)
+    if cellcache.manifest_problem(files):
+        return False
+    fs.write_dir_atomic(target, files, modes=MODES)
+    return True
 
 
 def _validation(

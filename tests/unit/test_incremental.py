@@ -237,3 +237,17 @@ def test_assemble_refuses_files_that_do_not_match_their_manifest(
     assert "serve.sh does not match its sha256 in manifest.json" in capsys.readouterr().err
     assert main(["assemble", "--root", str(project), str(tmp_path / "nothing")]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_a_damaged_cache_entry_is_rendered_again(project: Path) -> None:
+    release(project)
+    cell = project / "out/qwen3-8b/qwen3-8b.nvidia.bf16.vllm"
+    good = (cell / "serve.sh").read_bytes()
+    manifest = (cell / "manifest.json").read_bytes()
+    shutil.rmtree(project / "out/qwen3-8b")
+    for entry in (project / "out/.cache/builds/render").iterdir():
+        if (entry / "manifest.json").read_bytes() == manifest:
+            (entry / "serve.sh").write_bytes(b"damaged\n")
+    again = release(project)
+    assert rebuilt(again) == {"qwen3-8b.nvidia.bf16.vllm"}
+    assert (cell / "serve.sh").read_bytes() == good
