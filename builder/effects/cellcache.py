@@ -133,7 +133,8 @@ def load_render(cache_dir: Path, key: str) -> dict[str, bytes]:
 def save_render(
     cache_dir: Path, key: str, payload: Mapping[str, bytes], modes: Mapping[str, int]
 ) -> None:
-    fs.write_dir_atomic(render_path(cache_dir, key), payload, modes=modes)
+    # Not fsynced: a render entry is checked against its manifest before it is used.
+    fs.write_dir_atomic(render_path(cache_dir, key), payload, modes=modes, durable=False)
 
 
 def same_files(target: Path, cache_dir: Path, key: str) -> bool:
