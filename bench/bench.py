@@ -281,7 +281,7 @@ def report() -> int:
     else:
         print(
             f"\n`render` stage to disk, {disk['cells']} cells: {disk['first_s']:.1f}s "
-            f"(files and build cache written atomically, fsynced), "
+            f"(each cell folder swapped in atomically with every file fsynced, plus the build cache), "
             f"{disk['cached_s']:.2f}s again with everything cached"
         )
     noop = child("noop")
