@@ -38,9 +38,9 @@ def release(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Lint, type-check and run the whole test suite (integration tests included)."""
-    install(session, "serve", "publish", "test", "lint")
-    session.run("ruff", "check", "builder", "tests", "noxfile.py")
-    session.run("ruff", "format", "--check", "builder", "tests", "noxfile.py")
+    install(session, "serve", "publish", "test", "lint", "launch")
+    session.run("ruff", "check", "builder", "tests", "bench", "noxfile.py")
+    session.run("ruff", "format", "--check", "builder", "tests", "bench", "noxfile.py")
     session.run("mypy")
     session.run("builder", "schema", "--check")
     session.run("pytest", *(session.posargs or ["-q"]), env=OFFLINE)
@@ -70,6 +70,14 @@ def lint(session: nox.Session) -> None:
     session.run("builder", "lint", *(session.posargs or ["recipes"]))
 
 
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Plan/render time for 1,000 and 10,000 synthetic cells, a no-op release, and Hydra's
+    own one-job-per-cell multirun for comparison (figures printed; see bench/bench.py)."""
+    install(session, "serve", "bench")
+    session.run("python", "bench/bench.py", *session.posargs, env=OFFLINE)
+
+
 @nox.session(python=PYTHON, name="update_golden")
 def update_golden(session: nox.Session) -> None:
     """Regenerate golden files and the recipe schema; review the diff before committing."""
@@ -82,8 +90,8 @@ def update_golden(session: nox.Session) -> None:
 def fmt(session: nox.Session) -> None:
     """Format and auto-fix the code."""
     session.install("ruff")
-    session.run("ruff", "format", "builder", "tests", "noxfile.py")
-    session.run("ruff", "check", "--fix", "builder", "tests", "noxfile.py")
+    session.run("ruff", "format", "builder", "tests", "bench", "noxfile.py")
+    session.run("ruff", "check", "--fix", "builder", "tests", "bench", "noxfile.py")
 
 
 if os.environ.get("CI"):

@@ -83,7 +83,13 @@ def _key_hint(conf_dir: Path, key: str) -> str:
 
 
 def load_catalog(conf_dir: Path, overrides: Sequence[str] = ()) -> Catalog:
-    """Compose conf/ once and type every entry."""
+    """Compose conf/ once and type every entry (kept by builder.effects.catalogcache)."""
+    from builder.effects import catalogcache
+
+    return catalogcache.cached(conf_dir, overrides, lambda: _load_catalog(conf_dir, overrides))
+
+
+def _load_catalog(conf_dir: Path, overrides: Sequence[str]) -> Catalog:
     cfg = compose(conf_dir, overrides)
     groups = {group: _typed_group(cfg, conf_dir, group, schema) for group, schema in GROUPS.items()}
     settings = _typed(Settings, cfg.get("settings", {}), conf_dir / "config.yaml", "settings")

@@ -18,7 +18,7 @@ from builder.catalog import load_catalog
 from builder.errors import BuilderError, ConfigError, UsageError, ValidationFailed, unknown_name
 from builder.matrix import AXES, Selection, expand
 from builder.model import Catalog, Plan
-from builder.planview import github_matrix, plan_table
+from builder.planview import github_outputs, github_shards, plan_table
 from builder.project import Project, find_root
 from builder.recipes import load_recipes, recipe_files
 
@@ -97,11 +97,50 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = loaded.plan
     if args.format == "json":
         print(json.dumps(plan.to_json(), indent=2, sort_keys=True))
+    elif args.format == "github" and args.shards:
+        print(github_outputs(plan, loaded.catalog, args.shards), end="")
     elif args.format == "github":
-        print(json.dumps(github_matrix(plan, loaded.catalog), separators=(",", ":")))
+        (matrix,) = github_shards(plan, loaded.catalog, 1)
+        print(json.dumps(matrix, separators=(",", ":")))
     else:
-        print(plan_table(plan, explain=args.explain), end="")
+        builds = None
+        if args.explain:
+            from builder import scaleout
+
+            decided = scaleout.decisions(loaded.project, loaded.catalog, plan)
+            builds = {cell: d.text() for cell, d in decided.items()}
+        print(plan_table(plan, explain=args.explain, builds=builds), end="")
     return 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from builder import cache, scaleout
+
+    def plan_of(root: Path) -> tuple[Catalog, Plan]:
+        loaded = load(root, args.overrides)
+        return loaded.catalog, loaded.full_plan
+
+    changes = scaleout.diff(Project(root=args.root), args.base, plan_of)
+    if args.format == "markdown":
+        print(cache.diff_markdown(changes, base=args.base), end="")
+    else:
+        for change in changes:
+            parts = f" ({', '.join(change.parts)})" if change.parts else ""
+            print(f"{change.change:8} {change.cell}{parts}")
+        if not changes:
+            print(f"no cell added, removed or changed against {args.base}")
+    return 0
+
+
+def cmd_assemble(args: argparse.Namespace) -> int:
+    from builder import scaleout
+
+    started = time.monotonic()
+    loaded = load(args.root, args.overrides)
+    outcomes = scaleout.assemble(
+        loaded.project, loaded.catalog, loaded.full_plan, args.folders, log=print
+    )
+    return _summarise("assemble", outcomes, loaded, started)
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
@@ -114,20 +153,33 @@ def cmd_stage(args: argparse.Namespace) -> int:
         msg = "the selection matches no cell; see `builder plan --explain`"
         raise NothingToBuild(msg)
     started = time.monotonic()
-    outcomes = pipeline.run(
-        loaded.project,
-        loaded.catalog,
-        loaded.plan,
-        loaded.full_plan,
-        stage=args.command,
-        log=lambda line: print(line, flush=True),
-    )
+
+    def log(line: str) -> None:
+        print(line, flush=True)
+
+    if getattr(args, "launcher", None):
+        from builder import launch
+
+        outcomes = launch.run(loaded, args.command, args.launcher, args.overrides, log=log)
+    else:
+        outcomes = pipeline.run(
+            loaded.project,
+            loaded.catalog,
+            loaded.plan,
+            loaded.full_plan,
+            stage=args.command,
+            log=log,
+        )
+    return _summarise(args.command, outcomes, loaded, started)
+
+
+def _summarise(command: str, outcomes: Sequence[Any], loaded: Loaded, started: float) -> int:
     counts: dict[str, int] = {}
     for outcome in outcomes:
         counts[outcome.validation.status] = counts.get(outcome.validation.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     out_dir = loaded.project.out_dir(loaded.catalog.settings)
-    print(f"{args.command}: {summary} in {time.monotonic() - started:.1f}s -> {out_dir}")
+    print(f"{command}: {summary} in {time.monotonic() - started:.1f}s -> {out_dir}")
     # An inconclusive gate is not a pass: the cell is not qualified, so the run says so.
     problems = [
         f"{len(ids)} cell(s) {status}: {', '.join(ids)}"
@@ -249,8 +301,31 @@ def parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--explain", action="store_true", help="also list excluded cells and the rule for each"
     )
+    plan.add_argument(
+        "--shards",
+        type=int,
+        default=0,
+        help="with --format github: split the matrix into N shards, as $GITHUB_OUTPUT lines",
+    )
     plan.add_argument("overrides", nargs="*", help=overrides_help)
     plan.set_defaults(func=cmd_plan)
+
+    diff = sub.add_parser(
+        "diff", parents=[common], help="cells added, removed and changed since a git revision"
+    )
+    diff.add_argument("--base", required=True, help="git revision to compare with")
+    diff.add_argument("--format", choices=["text", "markdown"], default="text")
+    diff.add_argument("overrides", nargs="*", help="catalog overrides, applied to both sides")
+    diff.set_defaults(func=cmd_diff)
+
+    assemble = sub.add_parser(
+        "assemble",
+        parents=[common],
+        help="merge per-cell out/ folders (CI artifacts) into out/, release.json and README",
+    )
+    assemble.add_argument("folders", nargs="+", type=Path, help="folders of <recipe>/<cell-id>/")
+    assemble.add_argument("--override", dest="overrides", action="append", default=[])
+    assemble.set_defaults(func=cmd_assemble)
 
     stage_help = {
         "render": "render each cell's files into out/",
@@ -259,6 +334,12 @@ def parser() -> argparse.ArgumentParser:
     }
     for name, text in stage_help.items():
         stage = sub.add_parser(name, parents=[common], help=text)
+        if name != "render":
+            stage.add_argument(
+                "--launcher",
+                choices=["joblib", "submitit_local", "submitit_slurm", "ray"],
+                help="validate each cell as one job of this Hydra launcher",
+            )
         stage.add_argument("overrides", nargs="*", help=overrides_help)
         stage.set_defaults(func=cmd_stage)
 

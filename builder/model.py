@@ -301,6 +301,8 @@ class SuiteConf:
     name: str
     description: str
     timeout_s: float = 60.0
+    # Project files and folders the suite reads (task data): part of every cell's cache key.
+    inputs: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -330,6 +332,9 @@ class Settings:
     registry: str = "ghcr.io/flagrelease"
     startup_timeout_s: float = 600.0
     request_timeout_s: float = 120.0
+    # The build cache (validation results and rendered cells by content key), relative to
+    # the project root; CI saves and restores this folder between runs.
+    cache_dir: str = "out/.cache/builds"
 
 
 @dataclass(frozen=True, kw_only=True)

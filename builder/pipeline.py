@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from builder import __version__, catalogpage, gates, report
-from builder.effects import fs, host, plots, proc
+from builder import __version__, cache, catalogpage, gates, report
+from builder.effects import cellcache, fs, host, plots, proc
 from builder.effects.engine_runtime import engine_env, running_engine
 from builder.effects.models import materialize
 from builder.effects.suites import SUITES
@@ -41,6 +41,16 @@ class Outcome:
 
     cell: Cell
     validation: CellValidation
+    # What the build cache saved: "" (built now), "validation reused from ..." or "cached ...".
+    reused: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Builds:
+    """The build cache of a run and the digests of the input files its keys need."""
+
+    cache_dir: Path
+    digests: cache.InputDigests
 
 
 def _now() -> str:
@@ -65,16 +75,29 @@ def run(
         fs.recover(out_dir)
         recipes = {r.name: r for r in plan.recipes}
         commit = recipes_commit(project)
+        builds = Builds(
+            cache_dir=project.cache_dir(catalog.settings),
+            digests=cellcache.input_digests(project.root, project.templates_dir, catalog),
+        )
         results: dict[str, CellValidation] = {}
         outcomes = []
         cells = references_first(plan.cells)
         for index, cell in enumerate(cells, 1):
             log(f"[{index}/{len(cells)}] {cell.id}")
             outcome = _one_cell(
-                project, catalog, cell, recipes[cell.recipe], stage, out_dir, commit, results
+                project,
+                catalog,
+                cell,
+                recipes[cell.recipe],
+                stage,
+                out_dir,
+                commit,
+                builds,
+                results,
             )
             results[cell.id] = outcome.validation
-            log(f"    {outcome.validation.status}{_reason(outcome.validation)}")
+            reused = f" ({outcome.reused})" if outcome.reused else ""
+            log(f"    {outcome.validation.status}{_reason(outcome.validation)}{reused}")
             _lint_dockerfile(catalog, cell, out_dir / cell.recipe / cell.id / "Dockerfile", log)
             outcomes.append(outcome)
         if stage == "release":
@@ -106,6 +129,9 @@ def _reason(validation: CellValidation) -> str:
     return f": {validation.reason.splitlines()[0]}" if validation.reason else ""
 
 
+MODES = {"serve.sh": 0o755}
+
+
 def _one_cell(
     project: Project,
     catalog: Catalog,
@@ -114,20 +140,63 @@ def _one_cell(
     stage: Stage,
     out_dir: Path,
     commit: dict[str, Any],
+    builds: Builds,
     earlier: Mapping[str, CellValidation],
 ) -> Outcome:
-    work = out_dir / ".work" / cell.id
-    shutil.rmtree(work, ignore_errors=True)
-    log_path = work / "engine.log"
+    """Validate, gate and render one cell, reusing what the build cache has for its keys.
+
+    The raw validation is cached; the gate is always recomputed, since the reference's
+    results may have changed while this cell's did not.
+    """
+    keys = cache.cell_keys(cell, loaded, catalog, builds.digests)
+    validation, engine_log, reused = _validation(
+        project, catalog, cell, loaded, stage, out_dir, keys, builds.cache_dir
+    )
     if stage == "render":
-        validation = CellValidation(cell=cell.id, status="rendered", reason="not validated")
         reference = ReferenceResults(label="not validated")
     else:
-        validation = validate_cell(project, catalog, cell, loaded, out_dir, work)
         reference = ReferenceResults.find(project, catalog, cell, loaded, out_dir, earlier)
         validation = judge(validation, cell, loaded, reference)
-    files = render_cell(project.templates_dir, cell, loaded, catalog, validation.to_json())
-    payload = {name: text.encode() for name, text in files.items()}
+    render_key = keys.render_key(validation.to_json())
+    target = out_dir / loaded.name / cell.id
+    record = cellcache.load_record(builds.cache_dir, cell.id)
+    if _restore(builds.cache_dir, render_key, target):
+        if record is not None and record.get("render_key") == render_key:
+            return Outcome(
+                cell=cell, validation=validation, reused=f"cached since {record['created_at']}"
+            )
+        reused = reused or "render cached"
+    else:
+        payload = _payload(
+            project, catalog, cell, loaded, validation, reference, engine_log, commit
+        )
+        fs.write_dir_atomic(target, payload, modes=MODES)
+        cellcache.save_render(builds.cache_dir, render_key, payload, MODES)
+    new_record = {
+        "cell": cell.id,
+        "parts": dict(keys.parts),
+        "validation_key": keys.validation_key,
+        "render_key": render_key,
+        "status": validation.status,
+        "created_at": _now(),
+    }
+    cellcache.save_record(builds.cache_dir, cell.id, new_record)
+    return Outcome(cell=cell, validation=validation, reused=reused)
+
+
+def _payload(
+    project: Project,
+    catalog: Catalog,
+    cell: Cell,
+    loaded: LoadedRecipe,
+    validation: CellValidation,
+    reference: ReferenceResults,
+    engine_log: bytes | None,
+    commit: Mapping[str, Any],
+) -> dict[str, bytes]:
+    """Every file of a cell's folder: rendered files, results, plot, log and manifest."""
+    texts = render_cell(project.templates_dir, cell, loaded, catalog, validation.to_json())
+    payload = {name: text.encode() for name, text in texts.items()}
     payload["validation.json"] = report.dumps(validation.to_json()).encode()
     for suite in validation.suites:
         payload.update(suite.artifacts)
@@ -135,14 +204,77 @@ def _one_cell(
     if perf is not None and perf["points"]:
         title = f"{cell.id} vs {reference.label}"
         payload["perf.png"] = plots.perf_png(title, perf, reference.perf)
-    if log_path.is_file():
-        payload["engine.log"] = log_path.read_bytes()
+    if engine_log is not None:
+        payload["engine.log"] = engine_log
     payload["manifest.json"] = report.dumps(
         manifest(cell, loaded, catalog, payload, commit)
     ).encode()
-    target = out_dir / loaded.name / cell.id
-    fs.write_dir_atomic(target, payload, modes={"serve.sh": 0o755})
-    return Outcome(cell=cell, validation=validation)
+    return payload
+
+
+def _restore(cache_dir: Path, render_key: str, target: Path) -> bool:
+    """Whether ``target`` holds the cached render ``render_key`` (copied in if need be);
+    an entry whose files do not match their manifest is not used."""
+    if not cellcache.has_render(cache_dir, render_key):
+        return False
+    if cellcache.same_files(target, cache_dir, render_key):
+        return True
+    files = cellcache.load_render(cache_dir, render_key)
+    if cellcache.manifest_problem(files):
+        return False
+    fs.write_dir_atomic(target, files, modes=MODES)
+    return True
+
+
+def _validation(
+    project: Project,
+    catalog: Catalog,
+    cell: Cell,
+    loaded: LoadedRecipe,
+    stage: Stage,
+    out_dir: Path,
+    keys: cache.CellKeys,
+    cache_dir: Path,
+) -> tuple[CellValidation, bytes | None, str]:
+    """The cell's validation, its engine log and what was reused: only a passed result is
+    cached (a failure is retried; a missing runner is checked again on every host)."""
+    if stage == "render":
+        return CellValidation(cell=cell.id, status="rendered", reason="not validated"), None, ""
+    hit = cellcache.load_validation(cache_dir, keys.validation_key)
+    if hit is not None:
+        data, files = hit
+        validation = cache.validation_from_json(data)
+        # Suites' files (accuracy.json, perf.json, ...) come back beside the JSON.
+        suites = tuple(
+            dataclasses.replace(s, artifacts=_suite_files(files, s.name)) for s in validation.suites
+        )
+        validation = dataclasses.replace(validation, suites=suites)
+        reused = f"validation reused from {validation.finished_at}"
+        return validation, files.get("engine.log"), reused
+    work = out_dir / ".work" / cell.id
+    shutil.rmtree(work, ignore_errors=True)
+    validation = validate_cell(project, catalog, cell, loaded, out_dir, work)
+    log_path = work / "engine.log"
+    engine_log = log_path.read_bytes() if log_path.is_file() else None
+    if validation.status == "passed":
+        files = {
+            f"{SUITE_FILE}{s.name}.{name}": data
+            for s in validation.suites
+            for name, data in s.artifacts.items()
+        }
+        if engine_log is not None:
+            files["engine.log"] = engine_log
+        cellcache.save_validation(cache_dir, keys.validation_key, validation.to_json(), files)
+    return validation, engine_log, ""
+
+
+# Cached suite files are stored flat as "suite.<suite>.<file name>".
+SUITE_FILE = "suite."
+
+
+def _suite_files(files: Mapping[str, bytes], suite: str) -> dict[str, bytes]:
+    prefix = f"{SUITE_FILE}{suite}."
+    return {k[len(prefix) :]: v for k, v in files.items() if k.startswith(prefix)}
 
 
 def identity(catalog: Catalog, cell: Cell, loaded: LoadedRecipe) -> dict[str, Any]:
@@ -350,8 +482,63 @@ def judge(
             mine_perf, reference.perf, min_ratio=spec.perf.min_ratio, is_reference=reference.is_self
         )
         verdicts["perf"] = perf.to_json()
+    # What the suites alone said, so the cell can be gated again elsewhere (assemble).
+    verdicts["before"] = {"status": validation.status, "reason": validation.reason}
     status, reason = settle(validation, verdicts)
     return dataclasses.replace(validation, gates=verdicts, status=status, reason=reason)
+
+
+def ungated(validation: CellValidation) -> CellValidation:
+    """``validation`` as its suites left it, before any gate."""
+    before = validation.gates.get("before")
+    if not before:
+        return validation
+    return dataclasses.replace(
+        validation, gates={}, status=before["status"], reason=before["reason"]
+    )
+
+
+def regate(
+    project: Project, catalog: Catalog, plan: Plan, outcomes: list[Outcome], out_dir: Path
+) -> list[Outcome]:
+    """Gate merged cells again now that their references' results are in out/.
+
+    Cells validated on different machines (CI runners, launcher jobs) could not see their
+    reference when they ran; once their folders are merged into out/, each cell is judged
+    against the reference's results there and its files are written again. The caller holds
+    the lock on out/.
+    """
+    recipes = {r.name: r for r in plan.recipes}
+    commit = recipes_commit(project)
+    updated = []
+    for outcome in outcomes:
+        cell, folder = outcome.cell, out_dir / outcome.cell.recipe / outcome.cell.id
+        if not outcome.validation.suites or cell.reference in (None, cell.id):
+            updated.append(outcome)
+            continue
+        loaded = recipes[cell.recipe]
+        raw = ungated(outcome.validation)
+        files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+        suites = tuple(
+            dataclasses.replace(s, artifacts=_files_of(s.name, files)) for s in raw.suites
+        )
+        raw = dataclasses.replace(raw, suites=suites)
+        reference = ReferenceResults.find(project, catalog, cell, loaded, out_dir, {})
+        validation = judge(raw, cell, loaded, reference)
+        payload = _payload(
+            project, catalog, cell, loaded, validation, reference, files.get("engine.log"), commit
+        )
+        fs.write_dir_atomic(folder, payload, modes=MODES)
+        updated.append(dataclasses.replace(outcome, validation=validation))
+    return updated
+
+
+# Which files of a cell's folder each suite wrote.
+SUITE_FILES = {"accuracy": ("accuracy.json", "lm-eval.log"), "perf": ("perf.json",)}
+
+
+def _files_of(suite: str, files: Mapping[str, bytes]) -> dict[str, bytes]:
+    return {name: files[name] for name in SUITE_FILES.get(suite, ()) if name in files}
 
 
 def settle(validation: CellValidation, verdicts: Mapping[str, Any]) -> tuple[Status, str]:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from builder.errors import UsageError
 from builder.model import Catalog, Plan
+
+# GitHub Actions makes at most 256 jobs of one matrix.
+MATRIX_LIMIT = 256
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -18,8 +23,9 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
-def plan_table(plan: Plan, *, explain: bool) -> str:
-    """The cells to build; with ``explain`` also every excluded cell and its rule."""
+def plan_table(plan: Plan, *, explain: bool, builds: Mapping[str, str] | None = None) -> str:
+    """The cells to build; with ``explain`` also every excluded cell and its rule, and with
+    ``builds`` what the build cache will do for each cell (build, render, cached)."""
     lines = [f"{len(plan.cells)} cell(s) to build, {len(plan.excluded)} excluded"]
     if plan.cells:
         rows = [
@@ -31,7 +37,11 @@ def plan_table(plan: Plan, *, explain: bool) -> str:
             ]
             for c in plan.cells
         ]
-        lines += ["", *_table(["CELL", "RELEASE", "ENGINE ARGS", "IGNORED BY ENGINE"], rows)]
+        header = ["CELL", "RELEASE", "ENGINE ARGS", "IGNORED BY ENGINE"]
+        if builds is not None:
+            header.append("BUILD")
+            rows = [[*row, builds.get(row[0], "")] for row in rows]
+        lines += ["", *_table(header, rows)]
     if explain and plan.excluded:
         rows = [[e.id, e.reason, e.rule] for e in plan.excluded]
         lines += ["", *_table(["EXCLUDED CELL", "REASON", "RULE"], rows)]
@@ -55,3 +65,38 @@ def github_matrix(plan: Plan, catalog: Catalog) -> dict[str, Any]:
             for c in plan.cells
         ]
     }
+
+
+def github_shards(
+    plan: Plan, catalog: Catalog, shards: int, limit: int = MATRIX_LIMIT
+) -> list[dict[str, Any]]:
+    """The matrix split into ``shards`` matrices of at most ``limit`` cells each, balanced and
+    in cell order; an empty shard has an empty ``include`` (its workflow job is skipped)."""
+    cells = github_matrix(plan, catalog)["include"]
+    if shards < 1:
+        msg = f"--shards {shards}: must be at least 1"
+        raise UsageError(msg)
+    if len(cells) > shards * limit:
+        msg = (
+            f"{len(cells)} cells do not fit {shards} shard(s) of {limit} jobs "
+            f"(GitHub's matrix limit); raise --shards and add shard jobs to the workflow"
+        )
+        raise UsageError(msg)
+    size, extra = divmod(len(cells), shards)
+    result: list[dict[str, Any]] = []
+    start = 0
+    for index in range(shards):
+        end = start + size + (1 if index < extra else 0)
+        result.append({"include": cells[start:end]})
+        start = end
+    return result
+
+
+def github_outputs(plan: Plan, catalog: Catalog, shards: int) -> str:
+    """``$GITHUB_OUTPUT`` lines: ``shard<i>=<matrix>``, ``shard<i>-size=<n>`` and ``cells=<n>``."""
+    lines = []
+    for index, matrix in enumerate(github_shards(plan, catalog, shards)):
+        lines.append(f"shard{index}={json.dumps(matrix, separators=(',', ':'))}")
+        lines.append(f"shard{index}-size={len(matrix['include'])}")
+    lines.append(f"cells={len(plan.cells)}")
+    return "\n".join(lines) + "\n"

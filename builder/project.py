@@ -30,6 +30,9 @@ class Project:
     def out_dir(self, settings: Settings) -> Path:
         return self._inside(settings.out_dir, "settings.out_dir")
 
+    def cache_dir(self, settings: Settings) -> Path:
+        return self._inside(settings.cache_dir, "settings.cache_dir")
+
     def readme(self, settings: Settings) -> Path:
         return self._inside(settings.readme, "settings.readme")
 

@@ -7,7 +7,6 @@ value that reaches a shell line goes through the ``sh`` filter (POSIX quoting).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import shlex
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from builder.engines import serve_command
 from builder.errors import ConfigError
 from builder.matrix import engine_version
 from builder.model import Catalog, Cell, LoadedRecipe, cell_json
+from builder.plain import as_dict
 
 # Rendered file name -> template name. The order is the order of the manifest.
 CELL_FILES: Mapping[str, str] = {
@@ -94,19 +94,19 @@ def context(
         "builder_version": __version__,
         "cell": cell_json(cell),
         "recipe": {"name": loaded.name, "file": loaded.file},
-        "model": dataclasses.asdict(recipe.model),
+        "model": as_dict(recipe.model),
         "source": source_parts(recipe.model.source),
         "release": {
             "org": recipe.release.org,
             "name": cell.release_name,
             "repo": cell.release_repo,
         },
-        "chip": dataclasses.asdict(chip),
-        "engine": dataclasses.asdict(engine),
+        "chip": as_dict(chip),
+        "engine": as_dict(engine),
         "engine_version": engine_version(catalog, cell.chip, cell.engine),
         "engine_preinstalled": cell.engine in chip.engine_versions,
         "base_image": chip.base_image[cell.engine],
-        "quantization": dataclasses.asdict(catalog.quantizations[cell.quantization]),
+        "quantization": as_dict(catalog.quantizations[cell.quantization]),
         "serve_argv": list(command.argv),
         "request_model": command.request_model,
         "model_dir": model_dir,

@@ -46,8 +46,14 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise _fail(path, exc, action="write") from None
 
 
-def write_dir_atomic(target: Path, files: Mapping[str, bytes], modes: Mapping[str, int]) -> None:
-    """Replace directory ``target`` with exactly ``files`` (names relative to it)."""
+def write_dir_atomic(
+    target: Path, files: Mapping[str, bytes], modes: Mapping[str, int], *, durable: bool = True
+) -> None:
+    """Replace directory ``target`` with exactly ``files`` (names relative to it).
+
+    ``durable=False`` skips the fsync of each file, for entries whose reader checks them
+    (the build cache verifies a cell against its manifest): after a crash such an entry may
+    be damaged, but never half-swapped."""
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -60,8 +66,9 @@ def write_dir_atomic(target: Path, files: Mapping[str, bytes], modes: Mapping[st
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
             path.chmod(modes.get(name, 0o644))
         tmp.chmod(0o755)
         swap_in(tmp, target)

@@ -49,6 +49,8 @@ def test_catalogs_are_composed_once_per_run(monkeypatch: pytest.MonkeyPatch) -> 
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(builder.catalog, "compose", counting)
+    # Without the composed-catalog cache (tests/unit/test_catalogcache.py), which skips it.
+    monkeypatch.setenv("BUILDER_CATALOG_CACHE", "0")
     loaded = load(ROOT, [])
     assert len(loaded.plan.cells) > 1
     assert len(calls) == 1

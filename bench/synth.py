@@ -1,0 +1,72 @@
+"""Synthetic projects for the benchmark: many models x 10 chips x 6 quantizations x 4 engines."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHIPS = [f"chip{i}" for i in range(10)]
+QUANTS = ["bf16", "fp8", "w8a8", "w4a16", "gguf-q8_0", "gguf-q4_k_m"]
+ENGINES = ["vllm", "sglang", "llamacpp", "transformers"]
+# Each recipe plans 10 x 6 x 4 = 240 candidates; its excludes drop 40 of them.
+CELLS_PER_MODEL = 200
+
+
+def _dump(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def synth_project(dest: Path, models: int) -> Path:
+    """A project in ``dest`` whose recipes plan ``models * 200`` cells."""
+    shutil.copytree(ROOT / "templates", dest / "templates")
+    conf = dest / "conf"
+    shutil.copytree(ROOT / "conf" / "quantization", conf / "quantization")
+    shutil.copytree(ROOT / "conf" / "suite", conf / "suite")
+    shutil.copytree(ROOT / "conf" / "publish", conf / "publish")
+    template = yaml.safe_load((ROOT / "conf/chip/nvidia.yaml").read_text())
+    for index, name in enumerate(CHIPS):
+        chip = {**template, "name": name, "naming_suffix": name, "smi_command": f"{name}-smi"}
+        chip["quantizations"] = QUANTS
+        chip["base_image"] = {e: f"example.org/{name}/{e}:{index}" for e in ENGINES}
+        chip["engine_versions"] = {}
+        chip["runner_labels"] = ["self-hosted", name]
+        _dump(conf / "chip" / f"{name}.yaml", chip)
+    for name in ENGINES:
+        engine = yaml.safe_load((ROOT / "conf/engine" / f"{name}.yaml").read_text())
+        engine["chips"] = CHIPS
+        engine["quantizations"] = QUANTS
+        _dump(conf / "engine" / f"{name}.yaml", engine)
+    real = yaml.safe_load((ROOT / "conf/config.yaml").read_text())
+    defaults = [
+        *(f"chip@chip.{c}: {c}" for c in CHIPS),
+        *(f"engine@engine.{e}: {e}" for e in ENGINES),
+        *(f"quantization@quantization.{q}: {q}" for q in QUANTS),
+    ]
+    config = {
+        "defaults": [dict([d.split(": ")]) for d in defaults]
+        + [{"suite@suite.smoke": "smoke"}, {"publish@publish.local": "local"}, "_self_"],
+        "settings": real["settings"],
+    }
+    _dump(conf / "config.yaml", config)
+    for index in range(models):
+        recipe = {
+            "model": {
+                "name": f"Model-{index}",
+                "source": f"huggingface://example/Model-{index}@main",
+                "license": "apache-2.0",
+                "languages": ["en"],
+            },
+            "matrix": {"chip": CHIPS, "quantization": QUANTS, "engine": ENGINES},
+            "exclude": [{"quantization": "gguf-q8_0", "engine": e} for e in ENGINES],
+            "serve": {"max_model_len": 8192},
+            "overrides": [{"select": {"chip": "chip1"}, "serve": {"tensor_parallel_size": 2}}],
+            "validate": {"reference": {"chip": "chip0", "quantization": "bf16", "engine": "vllm"}},
+            "release": {"org": "Bench", "name": "{model}{quant_suffix}-{chip}-{engine}"},
+        }
+        _dump(dest / "recipes" / f"model-{index}.yaml", recipe)
+    (dest / "README.md").write_text("# Bench\n\n<!-- START:models -->\n<!-- END:models -->\n")
+    return dest

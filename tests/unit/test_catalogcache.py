@@ -1,0 +1,57 @@
+"""The composed-catalog cache: reused while conf/ is unchanged, never stale, never for
+interpolations, and a damaged entry is made again."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from builder.catalog import load_catalog
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("BUILDER_CATALOG_CACHE", raising=False)
+    shutil.copytree(ROOT / "conf", tmp_path / "conf")
+    return tmp_path / "conf"
+
+
+def entries(conf: Path) -> list[Path]:
+    return sorted((conf.parent / "cache" / "llm-release-builder" / "catalog").glob("*.pickle"))
+
+
+def test_an_unchanged_conf_is_read_from_the_cache(conf: Path) -> None:
+    first = load_catalog(conf)
+    assert len(entries(conf)) == 1
+    assert load_catalog(conf) == first
+    assert len(entries(conf)) == 1
+
+
+def test_an_edit_or_an_override_makes_a_new_entry(conf: Path) -> None:
+    load_catalog(conf)
+    path = conf / "chip" / "cpu.yaml"
+    path.write_text(path.read_text().replace('sdk: ""', 'sdk: "edited"'))
+    assert load_catalog(conf).chips["cpu"].sdk == "edited"
+    override = load_catalog(conf, ["chip.cpu.sdk=from-the-command-line"])
+    assert override.chips["cpu"].sdk == "from-the-command-line"
+    assert len(entries(conf)) == 3
+
+
+def test_interpolations_are_never_cached(conf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BENCH_SDK", "one")
+    assert load_catalog(conf, ["chip.cpu.sdk=${oc.env:BENCH_SDK}"]).chips["cpu"].sdk == "one"
+    monkeypatch.setenv("BENCH_SDK", "two")
+    assert load_catalog(conf, ["chip.cpu.sdk=${oc.env:BENCH_SDK}"]).chips["cpu"].sdk == "two"
+    assert entries(conf) == []
+
+
+def test_a_damaged_entry_is_made_again(conf: Path) -> None:
+    first = load_catalog(conf)
+    (entry,) = entries(conf)
+    entry.write_bytes(b"not a pickle")
+    assert load_catalog(conf) == first
+    assert entry.read_bytes() != b"not a pickle"

@@ -1,0 +1,101 @@
+"""The GitHub Actions workflows: actionlint passes, and the rules the design sets hold."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+NAMES = ("release.yml", "build-cells.yml", "recipes.yml")
+
+
+def actionlint() -> str:
+    """The actionlint binary the test extra installs (next to this Python, or on PATH)."""
+    beside = Path(sys.executable).parent / "actionlint"
+    found = str(beside) if beside.is_file() else shutil.which("actionlint")
+    if found is None:
+        pytest.fail("actionlint is not installed; pip install -e '.[test]'")
+    return found
+
+
+def lint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [actionlint(), "-no-color", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+
+
+def workflow(name: str) -> dict[Any, Any]:
+    data = yaml.safe_load((WORKFLOWS / name).read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_actionlint_passes_on_every_workflow() -> None:
+    assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == sorted(NAMES)
+    done = lint(*(WORKFLOWS / n for n in NAMES))
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
+    """The check above can fail: a typo in an expression is reported."""
+    folder = tmp_path / ".github" / "workflows"
+    folder.mkdir(parents=True)
+    text = (WORKFLOWS / "build-cells.yml").read_text().replace("inputs.matrix", "inputs.matrx")
+    (folder / "build-cells.yml").write_text(text)
+    done = lint(folder / "build-cells.yml")
+    assert done.returncode != 0
+    assert "matrx" in done.stdout
+
+
+def test_cells_fan_out_to_their_chips_runners_without_fail_fast() -> None:
+    job = workflow("build-cells.yml")["jobs"]["cell"]
+    assert job["strategy"]["fail-fast"] is False
+    assert job["strategy"]["matrix"] == "${{ fromJSON(inputs.matrix) }}"
+    assert job["runs-on"] == "${{ matrix.runs-on }}"
+    upload = next(
+        s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact")
+    )
+    assert upload["with"]["name"] == "cell-${{ matrix.id }}"
+
+
+def test_release_shards_the_matrix_and_publishes_only_on_dispatch_or_tag() -> None:
+    data = workflow("release.yml")
+    triggers = data[True]  # YAML 1.1 reads the key `on` as True
+    assert "pull_request" not in triggers
+    assert "pull_request_target" not in triggers
+    jobs = data["jobs"]
+    plan_step = next(s for s in jobs["plan"]["steps"] if s.get("id") == "plan")
+    shards = int(plan_step["run"].split("--shards")[1].split()[0])
+    for index in range(shards):
+        job = jobs[f"shard{index}"]
+        assert job["uses"] == "./.github/workflows/build-cells.yml"
+        assert job["with"]["matrix"] == f"${{{{ needs.plan.outputs.shard{index} }}}}"
+    assert set(jobs["assemble"]["needs"]) == {"plan", *(f"shard{i}" for i in range(shards))}
+    publish = next(s for s in jobs["assemble"]["steps"] if s.get("name") == "Publish")
+    assert publish["if"] == (
+        "github.event_name == 'workflow_dispatch' || startsWith(github.ref, 'refs/tags/')"
+    )
+
+
+def test_pull_requests_lint_and_diff_into_the_job_summary() -> None:
+    data = workflow("recipes.yml")
+    assert set(data[True]) == {"pull_request"}
+    assert data["permissions"] == {"contents": "read"}
+    runs = [s.get("run", "") for s in data["jobs"]["lint"]["steps"]]
+    assert "builder lint" in runs
+    assert any(
+        r.startswith("builder diff --base") and r.endswith('>> "$GITHUB_STEP_SUMMARY"')
+        for r in runs
+    )
