@@ -179,3 +179,26 @@ def test_too_few_samples_is_inconclusive(
     assert f"about {gate['needed_n']} samples would decide" in degraded["reason"]
     assert "❔ inconclusive" in (project / "README.md").read_text()
     capsys.readouterr()
+
+
+def test_cells_validated_apart_are_gated_when_assembled(
+    tmp_path: Path, tiny_model_cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As on CI runners: each cell alone (the degraded one cannot see its reference), then
+    `builder assemble` gates the degraded cell against the reference it now has."""
+    jobs = {}
+    for engine in ("exact", "sloppy"):
+        project = make_project(tmp_path / engine, tiny_model_cache)
+        main(["validate", "--root", str(project), f"engine={engine}"])
+        jobs[engine] = project
+    alone = validation(jobs["sloppy"], SLOPPY)
+    assert alone["status"] == "inconclusive"  # no reference on its runner
+    assembler = make_project(tmp_path / "assemble", tiny_model_cache)
+    folders = [str(jobs[e] / "out") for e in ("exact", "sloppy")]
+    assert main(["assemble", "--root", str(assembler), *folders]) == 4  # a cell failed
+    merged = validation(assembler, SLOPPY)
+    assert merged["status"] == "failed"
+    assert merged["gates"]["accuracy"][0]["verdict"] == "fail"
+    assert merged["gates"]["reference"].startswith(f"{EXACT} (earlier run")
+    assert "❌ failed | -33.0% ❌ fail |" in (assembler / "README.md").read_text()
+    capsys.readouterr()
