@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from builder.effects.proc import Server
+from builder.effects.proc import Server, group_alive
 from builder.engines import ServeCommand, serve_command
 from builder.errors import EngineError
 from builder.model import EngineConf, ScalarValue
@@ -95,8 +95,36 @@ def running_engine(
             startup_s=time.monotonic() - started,
             server=server,
         )
+        # A crash while the suites ran must fail the cell with its cause, even when a
+        # left-over child kept answering (the suites alone may not notice).
+        crashed = server.exit_code()
     finally:
         server.stop()
+    if crashed is not None:
+        msg = f"engine exited with code {crashed} while the suites ran; last log lines:\n"
+        raise EngineError(msg + server.log_tail())
+    _check_released(server, port)
+
+
+def _check_released(server: Server, port: int, wait_s: float = 5.0) -> None:
+    """After a stop, nothing of the engine may be left: not its group, not its port."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not group_alive(server.pid) and not port_in_use(port):
+            return
+        time.sleep(0.1)
+    msg = (
+        f"the engine was stopped but port {port} is still in use or its process group "
+        f"{server.pid} is still alive (a process escaped the group); last log lines:\n"
+    )
+    raise EngineError(msg + server.log_tail())
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something accepts connections on ``HOST:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((HOST, port)) == 0
 
 
 def _wait_healthy(server: Server, url: str, timeout_s: float) -> None:
