@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from builder import __version__, report
-from builder.effects import fs, host, proc
+from builder.effects import fs, host, killpoint, proc
 from builder.effects.engine_runtime import running_engine
 from builder.effects.models import materialize
 from builder.effects.suites import SUITES
@@ -67,6 +67,7 @@ def run(
             )
             log(f"    {outcome.validation.status}{_reason(outcome.validation)}")
             outcomes.append(outcome)
+            killpoint.point("cell-done")
         if stage == "release":
             write_release_index(project, catalog, full_plan, outcomes, out_dir)
     return outcomes
@@ -92,6 +93,7 @@ def _one_cell(
         validation = CellValidation(cell=cell.id, status="rendered", reason="not validated")
     else:
         validation = validate_cell(project, catalog, cell, loaded, out_dir, log_path)
+    killpoint.point("cell-validated")
     files = render_cell(project.templates_dir, cell, loaded, catalog, validation.to_json())
     payload = {name: text.encode() for name, text in files.items()}
     payload["validation.json"] = report.dumps(validation.to_json()).encode()
@@ -261,6 +263,7 @@ def write_release_index(
         entries.append(entry)
     index = {"builder_version": __version__, "cells": entries}
     fs.write_atomic(index_path, report.dumps(index).encode())
+    killpoint.point("index-written")
     readme = project.readme(catalog.settings)
     try:
         text = readme.read_text(encoding="utf-8")

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from builder.effects import killpoint
 from builder.errors import OutputError
 
 
@@ -40,6 +41,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp).chmod(0o644)
+        killpoint.point("file-written")
         Path(tmp).replace(path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -77,6 +79,7 @@ def swap_in(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
+    killpoint.point("dir-swap")
     new.rename(target)
     shutil.rmtree(old, ignore_errors=True)
 
