@@ -57,6 +57,7 @@ def run(
     out_dir = project.out_dir(catalog.settings)
     with fs.exclusive_lock(out_dir):
         fs.recover(out_dir)
+        fs.discard_temporaries(project.readme(catalog.settings))
         recipes = {r.name: r for r in plan.recipes}
         commit = recipes_commit(project)
         outcomes = []
