@@ -12,7 +12,14 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from builder.errors import Problem, RecipeError, SourceLoc, unknown_name
-from builder.model import RELEASE_PLACEHOLDERS, Catalog, LoadedRecipe, Recipe, Selector
+from builder.model import (
+    RELEASE_PLACEHOLDERS,
+    RESERVED_SERVE_ARGS,
+    Catalog,
+    LoadedRecipe,
+    Recipe,
+    Selector,
+)
 from builder.typed import read_document
 from builder.yamlsafe import Located, load_text
 
@@ -33,9 +40,15 @@ def load_recipe(path: Path, catalog: Catalog, *, display: str | None = None) -> 
         msg = f"recipe file names must match {RECIPE_NAME.pattern} (they become cell ids)"
         raise RecipeError([Problem(loc=loc, key="", message=msg)])
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise RecipeError([Problem(loc=SourceLoc(file=file), key="", message=str(exc))]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        loc = SourceLoc(file=file, line=data[: exc.start].count(b"\n") + 1)
+        message = f"not UTF-8: byte {data[exc.start]:#04x} at offset {exc.start}"
+        raise RecipeError([Problem(loc=loc, key="", message=message)]) from None
     return parse_recipe(text, name=name, file=file, catalog=catalog)
 
 
@@ -95,6 +108,12 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
         missing = [a for a in ("chip", "quantization", "engine") if a not in selector.given()]
         if needs_all and missing and selector.given():
             yield problem(path, f"must name a whole cell; missing {', '.join(missing)}")
+
+    serve_args = [("serve", recipe.serve)]
+    serve_args += [(f"overrides[{i}].serve", o.serve) for i, o in enumerate(recipe.overrides)]
+    for path, args in serve_args:
+        for key in sorted(set(args) & set(RESERVED_SERVE_ARGS)):
+            yield problem(f"{path}.{key}", "is set by the builder; a recipe cannot change it")
 
     for i, suite in enumerate(recipe.validate.suites):
         if suite not in catalog.suites:

@@ -79,7 +79,7 @@ def test_interpolation_in_a_recipe_is_inert_text(
 ) -> None:
     recipe = project / "recipes" / "tiny-llama.yaml"
     text = recipe.read_text().replace(
-        "description: A 2-layer", "description: ${oc.env:HF_TOKEN} ${env:HOME} A 2-layer"
+        "description: A 2-layer", "description: Token ${oc.env:HF_TOKEN} ${env:HOME} A 2-layer"
     )
     recipe.write_text(text)
     assert main(["render", "--root", str(project)]) == 0
