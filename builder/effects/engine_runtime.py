@@ -40,9 +40,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Words that mark a variable as a credential (HF_TOKEN, AWS_SECRET_ACCESS_KEY, GH_TOKEN,
+# ACTIONS_RUNTIME_TOKEN, SSH_AUTH_SOCK...); matched as whole words, so TOKENIZERS_* stays.
+SECRET_WORDS = frozenset(
+    {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS", "KEY", "AUTH"}
+)
+
+
+def is_secret(name: str) -> bool:
+    """Whether an environment variable looks like a credential."""
+    return bool(SECRET_WORDS & set(name.upper().split("_")))
+
+
 def engine_env(extra: Mapping[str, str], cache_dir: Path) -> dict[str, str]:
-    """The server's environment: ours, offline by default, plus the chip's and engine's."""
-    env = dict(os.environ)
+    """The server's environment: ours without credentials, offline by default, plus the
+    chip's and engine's (from conf/).
+
+    An engine runs code that came with the recipe's model (chat templates, and remote code
+    where a recipe asks for it); it never needs a token, so it never gets one.
+    """
+    env = {k: v for k, v in os.environ.items() if not is_secret(k)}
     # Some servers scan the hub cache (transformers serve fails on /v1/models without one).
     hub_cache = cache_dir / "hf-hub"
     hub_cache.mkdir(parents=True, exist_ok=True)

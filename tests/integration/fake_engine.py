@@ -90,6 +90,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=MODES, default="ok")
     args, _ = parser.parse_known_args()
     log(f"fake engine pid {os.getpid()} mode {args.mode} model {args.model}")
+    log("environment: " + " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())))
     if args.mode == "crash-start":
         log("RuntimeError: no accelerator device found")
         sys.exit(7)
