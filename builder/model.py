@@ -261,6 +261,9 @@ class Settings:
     registry: str = "ghcr.io/flagrelease"
     startup_timeout_s: float = 600.0
     request_timeout_s: float = 120.0
+    # The only host folders a recipe's file:// source may name (a recipe must not make the
+    # builder read, say, ~/.ssh as a model).
+    local_model_roots: list[str] = field(default_factory=lambda: ["/data/models"])
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -6,10 +6,11 @@ All problems of a file are collected, so a pull request author sees them in one 
 
 from __future__ import annotations
 
+import posixpath
 import re
 import string
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from builder.errors import Problem, RecipeError, SourceLoc, unknown_name
 from builder.model import (
@@ -115,10 +116,24 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
         for key in sorted(set(args) & set(RESERVED_SERVE_ARGS)):
             yield problem(f"{path}.{key}", "is set by the builder; a recipe cannot change it")
 
+    yield from _local_source_problems(recipe.model.source, catalog, doc)
+
     for i, suite in enumerate(recipe.validate.suites):
         if suite not in catalog.suites:
             yield problem(f"validate.suites[{i}]", unknown_name("suite", suite, catalog.suites))
     yield from _release_name_problems(recipe.release.name, doc)
+
+
+def _local_source_problems(source: str, catalog: Catalog, doc: Located) -> Iterable[Problem]:
+    """A file:// source must lie under one of settings.local_model_roots (set in conf/)."""
+    if not source.startswith("file://"):
+        return
+    path = PurePosixPath(posixpath.normpath(source[len("file://") :]))
+    roots = [PurePosixPath(posixpath.normpath(r)) for r in catalog.settings.local_model_roots]
+    if not any(path.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(r) for r in roots) or "none"
+        message = f"{path} is outside settings.local_model_roots (allowed: {allowed})"
+        yield Problem(loc=doc.loc("model.source"), key="model.source", message=message)
 
 
 def _release_name_problems(template: str, doc: Located) -> Iterable[Problem]:

@@ -40,6 +40,9 @@ def make_project(root: Path, recipes: dict[str, str]) -> Path:
     entry["serve"] = [sys.executable, str(FAKE_ENGINE), "{model}", "--host", "{host}"]
     entry["serve"] += ["--port", "{port}", "--served-model-name", "{served_model_name}"]
     vllm.write_text(yaml.safe_dump(entry))
+    config = root / "conf" / "config.yaml"
+    # The session's temporary folder: copies of this project (siblings) are allowed too.
+    config.write_text(config.read_text().replace("[/data/models]", f"[{root.parent}]"))
     (root / "recipes").mkdir()
     for name, text in recipes.items():
         (root / "recipes" / f"{name}.yaml").write_text(text)

@@ -157,3 +157,24 @@ def test_a_file_that_is_not_utf8_is_refused_at_its_line(
     path.write_bytes(ONE_CELL.encode() + b"x: \xff\n")
     with pytest.raises(RecipeError, match=r"^recipes/r.yaml:11: not UTF-8: byte 0xff"):
         load_recipe(path, mini_catalog, display="recipes/r.yaml")
+
+
+@pytest.mark.parametrize(
+    ("source", "allowed"),
+    [
+        ("file:///data/models/qwen", True),
+        ("file:///data/models", True),
+        ("file:///root/.ssh", False),
+        ("file:///data/models-evil/x", False),
+        ("file:///data/./models/../../etc", False),  # ".." is refused by the pattern
+        ("file:///etc/passwd", False),
+    ],
+)
+def test_local_sources_stay_under_the_allowed_roots(
+    mini_catalog: Catalog, source: str, allowed: bool
+) -> None:
+    text = ONE_CELL.replace("source: generate://tiny-llama", f"source: {source}")
+    if allowed:
+        parse_recipe(text, name="r", file="recipes/r.yaml", catalog=mini_catalog)
+    else:
+        assert "recipes/r.yaml:3:3: model.source:" in refused(text, mini_catalog)
