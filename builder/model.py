@@ -45,6 +45,23 @@ SERVE_VALUE = r"(?![-/~.])(?!.*\.\.)[A-Za-z0-9_.,:=+@%{}\[\]\" /-]{0,256}"
 # Engine arguments the builder sets itself: a recipe must not move the server off loopback,
 # change its port or swap the model it validates.
 RESERVED_SERVE_ARGS = ("host", "port", "model", "served_model_name")
+# Engine arguments that load code or read files of the host (vLLM and SGLang names): a
+# recipe must not reach the runner's file system through the engine.
+DENIED_SERVE_ARGS = (
+    "allowed_local_media_path",
+    "api_key",
+    "config",
+    "download_dir",
+    "logits_processors",
+    "middleware",
+    "reasoning_parser_plugin",
+    "ssl_ca_certs",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "tool_parser_plugin",
+    "worker_cls",
+    "worker_extension_cls",
+)
 
 ScalarValue = str | int | float | bool
 

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from builder.errors import Problem, RecipeError, SourceLoc, unknown_name
 from builder.model import (
+    DENIED_SERVE_ARGS,
     RELEASE_PLACEHOLDERS,
     RESERVED_SERVE_ARGS,
     Catalog,
@@ -115,6 +116,8 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
     for path, args in serve_args:
         for key in sorted(set(args) & set(RESERVED_SERVE_ARGS)):
             yield problem(f"{path}.{key}", "is set by the builder; a recipe cannot change it")
+        for key in sorted(set(args) & set(DENIED_SERVE_ARGS)):
+            yield problem(f"{path}.{key}", "loads code or files of the host; not in recipes")
 
     yield from _local_source_problems(recipe.model.source, catalog, doc)
 

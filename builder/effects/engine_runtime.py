@@ -95,7 +95,12 @@ def running_engine(
     )
     started = time.monotonic()
     try:
-        server = Server(command.argv, env=engine_env(env, cache_dir), log_path=log_path)
+        # The cell's own work folder as the working directory: a relative path in an
+        # engine argument resolves there, never into the repository or the builder's cwd.
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        server = Server(
+            command.argv, env=engine_env(env, cache_dir), log_path=log_path, cwd=log_path.parent
+        )
     except OSError as exc:
         msg = f"cannot start {engine.display_name} ({command.argv[0]}): {exc}"
         raise EngineError(msg) from None

@@ -40,7 +40,14 @@ def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None) -> Comp
 class Server:
     """A long-running process whose output goes to a log file."""
 
-    def __init__(self, argv: Sequence[str], *, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        env: Mapping[str, str],
+        log_path: Path,
+        cwd: Path | None = None,
+    ) -> None:
         self.argv = tuple(argv)
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -51,6 +58,7 @@ class Server:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=dict(env),
+                cwd=cwd,
                 start_new_session=True,
             )
 

@@ -15,6 +15,7 @@ import signal
 import sys
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 MODES = ("ok", "crash-start", "crash-mid", "hang", "orphan-port", "slow")
 
@@ -46,6 +47,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.mode == "orphan-port" and not Handler.signalled:
             Handler.signalled = True
             os.kill(MAIN_PID, signal.SIGUSR1)  # the main process "crashes" now
+            _wait_until_dead(MAIN_PID)  # so its death is certain before the suites end
 
     def do_GET(self) -> None:
         if self.path == "/health":
@@ -76,6 +78,18 @@ class Handler(BaseHTTPRequestHandler):
 MAIN_PID = os.getpid()
 
 
+def _wait_until_dead(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return
+        if stat[stat.rindex(")") + 2] == "Z":
+            return
+        time.sleep(0.01)
+
+
 def _parent_dies(signum: int, frame: object) -> None:
     log("engine main process died; its worker keeps the port")
     os._exit(3)
@@ -90,6 +104,7 @@ def main() -> None:
     parser.add_argument("--mode", choices=MODES, default="ok")
     args, _ = parser.parse_known_args()
     log(f"fake engine pid {os.getpid()} mode {args.mode} model {args.model}")
+    log(f"working directory: {Path.cwd()}")
     log("environment: " + " ".join(f"{k}={v}" for k, v in sorted(os.environ.items())))
     if args.mode == "crash-start":
         log("RuntimeError: no accelerator device found")

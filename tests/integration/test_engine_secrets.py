@@ -1,4 +1,5 @@
-"""An engine never sees the builder's credentials: it runs code that came with the model."""
+"""An engine never sees the builder's credentials (it runs code that came with the model),
+and runs in the cell's work folder rather than the repository."""
 
 from __future__ import annotations
 
@@ -54,6 +55,8 @@ def test_engine_environment_has_no_credentials(
     for name, value in SECRETS.items():
         assert name not in log
         assert value not in log
+    # Relative paths in engine arguments resolve in the cell's work folder, not the repo.
+    assert f"working directory: {tmp_path}\n" in log
 
 
 @pytest.mark.parametrize(

@@ -178,3 +178,11 @@ def test_local_sources_stay_under_the_allowed_roots(
         parse_recipe(text, name="r", file="recipes/r.yaml", catalog=mini_catalog)
     else:
         assert "recipes/r.yaml:3:3: model.source:" in refused(text, mini_catalog)
+
+
+@pytest.mark.parametrize("key", ["tool_parser_plugin", "middleware", "allowed_local_media_path"])
+def test_engine_arguments_that_load_host_code_or_files_are_denied(
+    mini_catalog: Catalog, key: str
+) -> None:
+    error = refused(ONE_CELL.replace("{max_model_len: 4096}", f"{{{key}: x.py}}"), mini_catalog)
+    assert f"serve.{key}: loads code or files of the host" in error
