@@ -86,3 +86,12 @@ def test_interpolation_in_a_recipe_is_inert_text(
     written = everything_written(project / "out")
     assert "${oc.env:HF_TOKEN} ${env:HOME}" in written
     assert SECRET not in written + capsys.readouterr().out
+
+
+@pytest.mark.parametrize("override", ["settings.out_dir=../elsewhere", "settings.readme=/etc/motd"])
+def test_outputs_stay_inside_the_project(
+    project: Path, override: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["render", "--root", str(project), override]) == 2
+    assert "is outside the project root" in capsys.readouterr().err
+    assert not (project.parent / "elsewhere").exists()

@@ -138,6 +138,7 @@ def test_model_names_are_repository_and_image_names(mini_catalog: Catalog, name:
         ("x: 1\ny: !!python/object/apply:os.system ['touch PWNED']\n", 2, "is not allowed"),
         ("x: 1\ny: {<<: {a: 1}}\n", 2, "merge keys (<<) are not allowed"),
         ("x: " + "a" * 300_000 + "\n", 1, "larger than 256 KiB"),
+        ("x: [" + "1," * 20_001 + "]\n", 1, "more than 20000 values"),
     ],
 )
 def test_hostile_documents_are_refused_at_their_line(
@@ -186,3 +187,9 @@ def test_engine_arguments_that_load_host_code_or_files_are_denied(
 ) -> None:
     error = refused(ONE_CELL.replace("{max_model_len: 4096}", f"{{{key}: x.py}}"), mini_catalog)
     assert f"serve.{key}: loads code or files of the host" in error
+
+
+@pytest.mark.parametrize("name", ["{model.__class__}", "{0}", "{}", "{model!r}", "{model:>9999}"])
+def test_release_names_are_not_format_expressions(mini_catalog: Catalog, name: str) -> None:
+    text = ONE_CELL.replace('name: "{model}-{chip}"', f'name: "{name}-{{chip}}"')
+    assert "release.name:" in refused(text, mini_catalog)
