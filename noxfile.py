@@ -36,7 +36,7 @@ def release(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
     """Lint, type-check and run the whole test suite (integration tests included)."""
-    install(session, "serve", "test", "lint")
+    install(session, "serve", "publish", "test", "lint")
     session.run("ruff", "check", "builder", "tests", "noxfile.py")
     session.run("ruff", "format", "--check", "builder", "tests", "noxfile.py")
     session.run("mypy")

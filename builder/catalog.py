@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from builder.engines import ENGINES
 from builder.errors import ConfigError, did_you_mean, unknown_name
 from builder.guard import check_plain
 from builder.model import (
@@ -143,6 +144,7 @@ def check_references(catalog: Catalog, conf_dir: Path) -> None:
             where, "quantizations", engine.quantizations, catalog.quantizations, "quantization"
         )
         _names_exist(where, "chips", engine.chips, catalog.chips, "chip")
+        _names_exist(where, "module", [engine.module or engine.name], ENGINES, "engine module")
     for quant in catalog.quantizations.values():
         where = conf_dir / "quantization" / f"{quant.name}.yaml"
         _names_exist(where, "engine_args", quant.engine_args, catalog.engines, "engine")

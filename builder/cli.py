@@ -129,10 +129,14 @@ def cmd_stage(args: argparse.Namespace) -> int:
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     out_dir = loaded.project.out_dir(loaded.catalog.settings)
     print(f"{args.command}: {summary} in {time.monotonic() - started:.1f}s -> {out_dir}")
-    failed = [o.cell.id for o in outcomes if o.validation.status == "failed"]
-    if failed:
-        msg = f"{len(failed)} cell(s) failed: {', '.join(failed)}"
-        raise ValidationFailed(msg)
+    # An inconclusive gate is not a pass: the cell is not qualified, so the run says so.
+    problems = [
+        f"{len(ids)} cell(s) {status}: {', '.join(ids)}"
+        for status in ("failed", "inconclusive")
+        if (ids := [o.cell.id for o in outcomes if o.validation.status == status])
+    ]
+    if problems:
+        raise ValidationFailed("; ".join(problems))
     return 0
 
 
@@ -146,6 +150,58 @@ def cmd_lint(args: argparse.Namespace) -> int:
     paths = lint.expand_paths(args.paths or [project.recipes_dir])
     for line in lint.lint(paths, catalog, args.root):
         print(line)
+    return 0
+
+
+def cmd_baseline(args: argparse.Namespace) -> int:
+    """Store a passed reference cell's accuracy results as a baseline other runs can use."""
+    from builder.effects import fs
+
+    loaded = load(args.root, [])
+    cell = next((c for c in loaded.full_plan.cells if c.id == args.cell), None)
+    if cell is None:
+        known = [c.id for c in loaded.full_plan.cells]
+        msg = f"baseline: {unknown_name('cell', args.cell, known)}"
+        raise UsageError(msg)
+    cell_dir = loaded.project.out_dir(loaded.catalog.settings) / cell.recipe / cell.id
+    try:
+        status = json.loads((cell_dir / "validation.json").read_text(encoding="utf-8"))["status"]
+        data = (cell_dir / "accuracy.json").read_bytes()
+    except (OSError, ValueError, KeyError) as exc:
+        msg = f"{cell_dir}: no accuracy results to store ({exc}); run `builder release` first"
+        raise UsageError(msg) from None
+    if status != "passed":
+        msg = f"{cell.id} is {status}, not passed: a baseline must come from a qualified run"
+        raise UsageError(msg)
+    relative = Path("baselines") / cell.recipe / f"{cell.id}.json"
+    fs.write_atomic(loaded.project.root / relative, data)
+    print(f"wrote {relative}; use it with validate.accuracy.baseline: {relative}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from builder.errors import PublishError
+    from builder.publish.run import DEFAULT_TARGETS, publish
+
+    loaded = load(args.root, args.overrides)
+    results = publish(
+        loaded.project,
+        loaded.catalog,
+        loaded.plan,
+        targets=args.targets or DEFAULT_TARGETS,
+        dry_run=args.dry_run,
+        allow_unqualified=args.allow_unqualified,
+        log=lambda line: print(line, flush=True),
+    )
+    counts: dict[str, int] = {}
+    for result in results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no released cell"
+    print(f"publish{' --dry-run' if args.dry_run else ''}: {summary}")
+    failed = sorted({f"{r.cell} -> {r.target}" for r in results if r.status == "failed"})
+    if failed:
+        msg = f"{len(failed)} publish(es) failed: {', '.join(failed)}"
+        raise PublishError(msg)
     return 0
 
 
@@ -217,6 +273,35 @@ def parser() -> argparse.ArgumentParser:
         "--override", dest="overrides", action="append", default=[], help="catalog override"
     )
     lint_parser.set_defaults(func=cmd_lint)
+
+    baseline_parser = sub.add_parser(
+        "baseline",
+        parents=[common],
+        help="store a passed cell's accuracy results under baselines/ (a stored reference)",
+    )
+    baseline_parser.add_argument("cell", help="cell id, e.g. qwen3-8b.nvidia.bf16.vllm")
+    baseline_parser.set_defaults(func=cmd_baseline)
+
+    publish_parser = sub.add_parser(
+        "publish", parents=[common], help="publish released cells to hubs and registries"
+    )
+    publish_parser.add_argument(
+        "--dry-run", action="store_true", help="print what would be uploaded; upload nothing"
+    )
+    publish_parser.add_argument(
+        "--target",
+        dest="targets",
+        action="append",
+        default=[],
+        help="a target from conf/publish (repeatable; default: local)",
+    )
+    publish_parser.add_argument(
+        "--allow-unqualified",
+        action="store_true",
+        help="also publish cells that did not pass validation (marked as such)",
+    )
+    publish_parser.add_argument("overrides", nargs="*", help=overrides_help)
+    publish_parser.set_defaults(func=cmd_publish)
 
     schema_parser = sub.add_parser(
         "schema", parents=[common], help="write (or --check) the recipe JSON Schema"

@@ -104,3 +104,9 @@ def unknown_name(kind: str, word: str, choices: Iterable[str]) -> str:
     """The message for an unknown registry name: the valid ones and the closest one."""
     valid = sorted(choices)
     return f"unknown {kind} {word!r}; expected one of {', '.join(valid)}{did_you_mean(word, valid)}"
+
+
+class PublishError(BuilderError):
+    """A cell could not be published to a target (the others still were)."""
+
+    return_code = 7

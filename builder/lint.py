@@ -2,7 +2,9 @@
 
 Beyond what loading checks (schema, names, placeholders), lint looks at the expanded
 matrix: the reference cell must be built, an ``include`` must not name an incompatible
-cell, and engine arguments an engine ignores are reported.
+cell, and engine arguments an engine ignores are reported. Every cell's Dockerfile is
+rendered and checked with hadolint; a finding fails lint unless the chip's catalog entry
+waives its rule with a reason (``hadolint_waivers``).
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from builder.errors import Problem, RecipeError
+from builder.dockerlint import unwaived, waiver_problems
+from builder.errors import Problem, RecipeError, SourceLoc
 from builder.matrix import Selection, expand, incompatibility
 from builder.model import Catalog, LoadedRecipe, cell_id
 from builder.recipes import load_recipes, recipe_files
+from builder.render import render_cell
 
 
 def expand_paths(paths: Sequence[Path]) -> list[Path]:
@@ -28,6 +32,7 @@ def lint(paths: Sequence[Path], catalog: Catalog, root: Path) -> Iterator[str]:
     """Lines to print for recipes without problems; raises RecipeError listing all problems."""
     recipes = load_recipes(paths, catalog, root)
     problems = [p for loaded in recipes for p in plan_problems(loaded, catalog)]
+    problems += [p for loaded in recipes for p in dockerfile_problems(loaded, catalog, root)]
     if problems:
         raise RecipeError(problems)
     for loaded in recipes:
@@ -61,3 +66,22 @@ def plan_problems(loaded: LoadedRecipe, catalog: Catalog) -> Iterable[Problem]:
         key = "validate.reference"
         message = f"reference cell {ref} is not built: {reason}"
         yield Problem(loc=loaded.loc(key), key=key, message=message)
+
+
+def dockerfile_problems(loaded: LoadedRecipe, catalog: Catalog, root: Path) -> Iterable[Problem]:
+    """hadolint findings on every cell's rendered Dockerfile that no chip waiver covers."""
+    from builder.effects.hadolint import hadolint
+
+    plan = expand([loaded], catalog, Selection())
+    for chip in sorted({c.chip for c in plan.cells}):
+        for message in waiver_problems(catalog.chips[chip].hadolint_waivers):
+            yield Problem(loc=SourceLoc(file=f"conf/chip/{chip}.yaml"), key="", message=message)
+    for cell in plan.cells:
+        dockerfile = render_cell(root / "templates", cell, loaded, catalog)["Dockerfile"]
+        for finding in unwaived(hadolint(dockerfile), catalog.chips[cell.chip].hadolint_waivers):
+            yield Problem(
+                loc=SourceLoc(file=loaded.file),
+                key=cell.id,
+                message=f"{finding} (fix templates/Dockerfile.j2, or waive {finding.code} "
+                f"with a reason in conf/chip/{cell.chip}.yaml hadolint_waivers)",
+            )

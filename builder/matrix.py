@@ -206,7 +206,7 @@ def make_cell(
         engine=engine,
         quantization=quantization,
     )
-    _, ignored = engine_module(engine).translate_args(args)
+    _, ignored = engine_module(catalog.engines[engine].module or engine).translate_args(args)
     reference = recipe.validate.reference
     ref_id = (
         cell_id(

@@ -62,6 +62,8 @@ DENIED_SERVE_ARGS = (
     "worker_cls",
     "worker_extension_cls",
 )
+TASK_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}"
+BASELINE_PATH = r"baselines/(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,200}\.json"
 
 ScalarValue = str | int | float | bool
 
@@ -138,6 +140,72 @@ class Override:
 
 
 @dataclass(frozen=True, kw_only=True)
+class AccuracySpec:
+    """The accuracy suite: lm-eval tasks run against the cell's own server, and their gate."""
+
+    tasks: list[str] = field(
+        default_factory=lambda: ["tiny_arith_gen"],
+        metadata=_doc("lm-eval task names, or tasks bundled in tasks/", TASK_NAME),
+    )
+    limit: int | None = field(
+        default=None, metadata=_doc("Samples per task (all when unset); at least 1")
+    )
+    num_fewshot: int | None = field(default=None, metadata=_doc("Few-shot examples per prompt"))
+    apply_chat_template: bool = field(
+        default=False, metadata=_doc("Send prompts through the chat endpoint and template")
+    )
+    gen_kwargs: dict[str, ScalarValue] = field(
+        default_factory=dict,
+        metadata=_doc("Generation arguments for generative tasks (lm-eval --gen_kwargs)", ARG_NAME),
+    )
+    max_drop: float = field(
+        default=0.05, metadata=_doc("Largest tolerated drop against the reference, relative (0-1)")
+    )
+    confidence: float = field(
+        default=0.95, metadata=_doc("Confidence of the interval the gate decides on (0.5-0.999)")
+    )
+    baseline: str | None = field(
+        default=None,
+        metadata=_doc(
+            "A stored reference result (baselines/...json), used when the reference cell "
+            "did not run in this release",
+            BASELINE_PATH,
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerfScenario:
+    """One request shape of the performance sweep."""
+
+    input_len: int = field(metadata=_doc("Prompt tokens per request"))
+    output_len: int = field(metadata=_doc("Generated tokens per request"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerfSpec:
+    """The performance suite: a concurrency sweep against the cell's server, and its gate."""
+
+    scenarios: list[PerfScenario] = field(
+        default_factory=lambda: [
+            PerfScenario(input_len=1024, output_len=1024),
+            PerfScenario(input_len=4096, output_len=1024),
+        ],
+        metadata=_doc("Request shapes (FlagRelease measures 1k/1k and 4k/1k)"),
+    )
+    concurrency: list[int] = field(
+        default_factory=lambda: [1, 4, 16, 64], metadata=_doc("Concurrent requests per point")
+    )
+    prompts_per_point: int = field(
+        default=4, metadata=_doc("Requests per point, as a multiple of its concurrency")
+    )
+    min_ratio: float = field(
+        default=0.8,
+        metadata=_doc("Throughput each point must reach, as a share of the reference's (0-1)"),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class ValidateSpec:
     """How cells are validated."""
 
@@ -147,6 +215,8 @@ class ValidateSpec:
     suites: list[str] = field(
         default_factory=lambda: ["smoke"], metadata=_doc("Suites from conf/suite", NAME)
     )
+    accuracy: AccuracySpec = field(default_factory=AccuracySpec)
+    perf: PerfSpec = field(default_factory=PerfSpec)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,6 +283,8 @@ class ChipConf:
     # Keys whose values could not be checked offline; users with the hardware correct them.
     unverified: list[str] = field(default_factory=list)
     notes: str = ""
+    # hadolint rules this chip's Dockerfiles may break, each with the reason (rule id -> why).
+    hadolint_waivers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,12 +296,25 @@ class EngineConf:
     package: str
     version: str
     serve: list[str]
+    # The module in builder/engines/ that translates arguments; empty: the engine's name.
+    # A vendor fork (vllm-ascend, vllm-musa) names the engine it follows.
+    module: str = ""
     health_path: str = "/health"
     port: int = 8000
     # The "model" clients send: most engines take --served-model-name, some only the path.
     request_model: str = "{served_model_name}"
     # Whether GET /v1/models lists the served model (transformers serve lists its cache).
     lists_served_model: bool = True
+    # Whether /v1/completions returns prompt log-probabilities (echo + logprobs), which
+    # lm-eval's log-likelihood (multiple-choice) tasks need.
+    prompt_logprobs: bool = True
+    # The engine's own benchmark tool as an argv template ({base_url} {model} {tokenizer}
+    # {input_len} {output_len} {concurrency} {num_prompts} {result_dir} {result_file});
+    # empty: the builder's own client measures.
+    benchmark: list[str] = field(default_factory=list)
+    # Whether requests may carry ignore_eos (vLLM, SGLang, llama.cpp), which the perf sweep
+    # sends so every request generates its full output length.
+    accepts_ignore_eos: bool = True
     quantizations: list[str] = field(default_factory=list)
     chips: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
@@ -267,6 +352,14 @@ class PublishConf:
     kind: str
     description: str = ""
     path: str = ""
+    # Hub targets: the API endpoint (empty: the SDK's default or its environment variable),
+    # the environment variable holding the token (never read from a file), new repos' privacy,
+    # the branch users see, and the prefix of the staging branch uploads go to first.
+    endpoint: str = ""
+    token_env: str = ""
+    private: bool = True
+    main_revision: str = "main"
+    staging_prefix: str = "staging-"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,22 +11,25 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from builder import __version__, report
-from builder.effects import fs, host, killpoint, proc
-from builder.effects.engine_runtime import running_engine
+from builder import __version__, gates, report
+from builder.effects import fs, host, killpoint, plots, proc
+from builder.effects.engine_runtime import engine_env, running_engine
 from builder.effects.models import materialize
 from builder.effects.suites import SUITES
+from builder.effects.suites.context import SuiteContext
 from builder.errors import BuilderError, OutputError
+from builder.matrix import engine_version
 from builder.model import Catalog, Cell, LoadedRecipe, Plan, cell_json
 from builder.project import Project
 from builder.render import render_cell
-from builder.results import CellValidation, SuiteResult
+from builder.results import CellValidation, Status, SuiteResult
 
 Stage = Literal["render", "validate", "release"]
 Log = Callable[[str], None]
@@ -53,25 +56,52 @@ def run(
     stage: Stage,
     log: Log,
 ) -> list[Outcome]:
-    """Perform ``stage`` for every cell of ``plan`` (``full_plan``: the unfiltered one)."""
+    """Perform ``stage`` for every cell of ``plan`` (``full_plan``: the unfiltered one).
+
+    Reference cells go first, so every other cell can be gated as soon as it has run.
+    """
     out_dir = project.out_dir(catalog.settings)
     with fs.exclusive_lock(out_dir):
         fs.recover(out_dir)
         fs.discard_temporaries(project.readme(catalog.settings))
         recipes = {r.name: r for r in plan.recipes}
         commit = recipes_commit(project)
+        results: dict[str, CellValidation] = {}
         outcomes = []
-        for index, cell in enumerate(plan.cells, 1):
-            log(f"[{index}/{len(plan.cells)}] {cell.id}")
+        cells = references_first(plan.cells)
+        for index, cell in enumerate(cells, 1):
+            log(f"[{index}/{len(cells)}] {cell.id}")
             outcome = _one_cell(
-                project, catalog, cell, recipes[cell.recipe], stage, out_dir, commit
+                project, catalog, cell, recipes[cell.recipe], stage, out_dir, commit, results
             )
+            results[cell.id] = outcome.validation
             log(f"    {outcome.validation.status}{_reason(outcome.validation)}")
+            _lint_dockerfile(catalog, cell, out_dir / cell.recipe / cell.id / "Dockerfile", log)
             outcomes.append(outcome)
             killpoint.point("cell-done")
         if stage == "release":
             write_release_index(project, catalog, full_plan, outcomes, out_dir)
     return outcomes
+
+
+def references_first(cells: tuple[Cell, ...]) -> list[Cell]:
+    """The plan's cells with every reference cell ahead of the cells compared with it."""
+    references = {c.reference for c in cells}
+    return [c for c in cells if c.id in references] + [c for c in cells if c.id not in references]
+
+
+def _lint_dockerfile(catalog: Catalog, cell: Cell, path: Path, log: Log) -> None:
+    """hadolint on the rendered Dockerfile: findings are warnings here, errors in lint."""
+    from builder.dockerlint import unwaived
+    from builder.effects.hadolint import hadolint
+
+    try:
+        findings = hadolint(path.read_text(encoding="utf-8"))
+    except (BuilderError, OSError) as exc:
+        log(f"    hadolint: not run: {exc}")
+        return
+    for finding in unwaived(findings, catalog.chips[cell.chip].hadolint_waivers):
+        log(f"    hadolint: {finding}")
 
 
 def _reason(validation: CellValidation) -> str:
@@ -86,18 +116,28 @@ def _one_cell(
     stage: Stage,
     out_dir: Path,
     commit: dict[str, Any],
+    earlier: Mapping[str, CellValidation],
 ) -> Outcome:
     work = out_dir / ".work" / cell.id
+    shutil.rmtree(work, ignore_errors=True)
     log_path = work / "engine.log"
-    log_path.unlink(missing_ok=True)
     if stage == "render":
         validation = CellValidation(cell=cell.id, status="rendered", reason="not validated")
+        reference = ReferenceResults(label="not validated")
     else:
-        validation = validate_cell(project, catalog, cell, loaded, out_dir, log_path)
+        validation = validate_cell(project, catalog, cell, loaded, out_dir, work)
+        reference = ReferenceResults.find(project, catalog, cell, loaded, out_dir, earlier)
+        validation = judge(validation, cell, loaded, reference)
     killpoint.point("cell-validated")
     files = render_cell(project.templates_dir, cell, loaded, catalog, validation.to_json())
     payload = {name: text.encode() for name, text in files.items()}
     payload["validation.json"] = report.dumps(validation.to_json()).encode()
+    for suite in validation.suites:
+        payload.update(suite.artifacts)
+    perf = _artifact(validation, "perf", "perf.json")
+    if perf is not None and perf["points"]:
+        title = f"{cell.id} vs {reference.label}"
+        payload["perf.png"] = plots.perf_png(title, perf, reference.perf)
     if log_path.is_file():
         payload["engine.log"] = log_path.read_bytes()
     payload["manifest.json"] = report.dumps(
@@ -108,13 +148,38 @@ def _one_cell(
     return Outcome(cell=cell, validation=validation)
 
 
+def identity(catalog: Catalog, cell: Cell, loaded: LoadedRecipe) -> dict[str, Any]:
+    """Who a result comes from: enough to tell whether a stored one still applies."""
+    chip = catalog.chips[cell.chip]
+    return {
+        "cell": cell.id,
+        "engine": cell.engine,
+        "engine_version": engine_version(catalog, cell.chip, cell.engine),
+        "image": cell.image,
+        "image_digest": None,  # known once the image is built and pushed
+        "model_source": loaded.recipe.model.source,
+        "hardware": host.hardware(chip),
+    }
+
+
+def reference_identity(catalog: Catalog, ref_id: str, loaded: LoadedRecipe) -> dict[str, Any]:
+    """The identity a stored baseline must carry to stand for reference cell ``ref_id``."""
+    _, chip, _, engine = ref_id.rsplit(".", 3)
+    return {
+        "cell": ref_id,
+        "engine": engine,
+        "engine_version": engine_version(catalog, chip, engine),
+        "model_source": loaded.recipe.model.source,
+    }
+
+
 def validate_cell(
     project: Project,
     catalog: Catalog,
     cell: Cell,
     loaded: LoadedRecipe,
     out_dir: Path,
-    log_path: Path,
+    work: Path,
 ) -> CellValidation:
     """Run the recipe's suites against one engine start, or say which runner is needed."""
     chip = catalog.chips[cell.chip]
@@ -138,13 +203,14 @@ def validate_cell(
     try:
         cache_dir = out_dir / ".cache"
         model_dir = materialize(loaded.recipe.model.source, cache_dir / "models")
+        env = {**chip.env, **engine.env}
         with running_engine(
             engine,
             cell.serve_args,
             model_dir=model_dir,
             served_model_name=cell.release_name,
-            env={**chip.env, **engine.env},
-            log_path=log_path,
+            env=env,
+            log_path=work / "engine.log",
             cache_dir=cache_dir,
             startup_timeout_s=catalog.settings.startup_timeout_s,
         ) as running:
@@ -154,8 +220,21 @@ def validate_cell(
             }
             for name in loaded.recipe.validate.suites:
                 suite = catalog.suites[name]
-                timeout = min(suite.timeout_s, catalog.settings.request_timeout_s)
-                suites.append(SUITES[name].run(running, suite, timeout))
+                ctx = SuiteContext(
+                    engine=running,
+                    engine_conf=engine,
+                    suite=suite,
+                    spec=loaded.recipe.validate,
+                    timeout_s=suite.timeout_s,
+                    request_timeout_s=catalog.settings.request_timeout_s,
+                    model_dir=model_dir,
+                    work_dir=work / name,
+                    tasks_dir=project.root / "tasks",
+                    env=engine_env(env, cache_dir),
+                    identity=identity(catalog, cell, loaded),
+                )
+                suites.append(SUITES[name].run(ctx))
+                running.check_alive()
     except (BuilderError, OSError) as exc:
         reason = str(exc)
     else:
@@ -169,6 +248,135 @@ def validate_cell(
         engine=engine_info,
         finished_at=_now(),
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReferenceResults:
+    """The reference cell's accuracy and perf documents, and where they came from."""
+
+    label: str
+    accuracy: dict[str, Any] | None = None
+    perf: dict[str, Any] | None = None
+    # Why a stored result cannot be compared (provenance differs); empty when it can.
+    refused: tuple[str, ...] = ()
+    is_self: bool = False
+
+    @classmethod
+    def find(
+        cls,
+        project: Project,
+        catalog: Catalog,
+        cell: Cell,
+        loaded: LoadedRecipe,
+        out_dir: Path,
+        earlier: Mapping[str, CellValidation],
+    ) -> ReferenceResults:
+        """This run's reference results, else an earlier run's in out/, else the baseline."""
+        ref_id = cell.reference
+        if ref_id is None or ref_id == cell.id:
+            return cls(label="itself", is_self=ref_id == cell.id)
+        if ref_id in earlier and earlier[ref_id].status not in ("awaiting-runner", "rendered"):
+            found = earlier[ref_id]
+            return cls(
+                label=f"{ref_id} (this run)",
+                accuracy=_artifact(found, "accuracy", "accuracy.json"),
+                perf=_artifact(found, "perf", "perf.json"),
+            )
+        previous = out_dir / loaded.name / ref_id
+        if (previous / "accuracy.json").is_file() or (previous / "perf.json").is_file():
+            return cls(
+                label=f"{ref_id} (earlier run in {previous})",
+                accuracy=_read_json(previous / "accuracy.json"),
+                perf=_read_json(previous / "perf.json"),
+            )
+        baseline = loaded.recipe.validate.accuracy.baseline
+        if baseline:
+            return cls._baseline(project, catalog, ref_id, loaded, baseline)
+        return cls(label=f"{ref_id} (no result yet, and no validate.accuracy.baseline)")
+
+    @classmethod
+    def _baseline(
+        cls, project: Project, catalog: Catalog, ref_id: str, loaded: LoadedRecipe, path: str
+    ) -> ReferenceResults:
+        label = f"baseline {path}"
+        stored = _read_json(project.root / path)
+        if stored is None:
+            return cls(label=label, refused=(f"{path} is missing or is not JSON",))
+        expected = reference_identity(catalog, ref_id, loaded)
+        problems = gates.baseline_identity_mismatch(stored.get("provenance", {}), expected)
+        return cls(label=label, accuracy=stored, refused=tuple(problems))
+
+
+def _artifact(validation: CellValidation, suite: str, name: str) -> dict[str, Any] | None:
+    found = validation.suite(suite)
+    if found is None or name not in found.artifacts:
+        return None
+    data: dict[str, Any] = json.loads(found.artifacts[name])
+    return data
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def judge(
+    validation: CellValidation, cell: Cell, loaded: LoadedRecipe, reference: ReferenceResults
+) -> CellValidation:
+    """Gate a validated cell against its reference and settle its status."""
+    if not validation.suites:
+        return validation
+    spec = loaded.recipe.validate
+    verdicts: dict[str, Any] = {"reference": reference.label}
+    mine = _artifact(validation, "accuracy", "accuracy.json")
+    if mine is not None:
+        ref_doc, refused = reference.accuracy, list(reference.refused)
+        if ref_doc is not None and not reference.is_self:
+            refused += gates.provenance_mismatch(ref_doc.get("provenance", {}), mine["provenance"])
+        found = gates.accuracy_gates(
+            mine,
+            None if refused else ref_doc,
+            max_drop=spec.accuracy.max_drop,
+            confidence=spec.accuracy.confidence,
+            is_reference=reference.is_self,
+            reference_label=reference.label,
+            refused="; ".join(refused),
+        )
+        verdicts["accuracy"] = [g.to_json() for g in found]
+    mine_perf = _artifact(validation, "perf", "perf.json")
+    if mine_perf is not None:
+        perf = gates.perf_gate(
+            mine_perf, reference.perf, min_ratio=spec.perf.min_ratio, is_reference=reference.is_self
+        )
+        verdicts["perf"] = perf.to_json()
+    status, reason = settle(validation, verdicts)
+    return dataclasses.replace(validation, gates=verdicts, status=status, reason=reason)
+
+
+def settle(validation: CellValidation, verdicts: Mapping[str, Any]) -> tuple[Status, str]:
+    """failed beats inconclusive beats passed; the reason names every gate that decided."""
+    accuracy = verdicts.get("accuracy", [])
+    failed = [
+        f"{g['task']} {g['metric']} dropped beyond tolerance ({g['note']})"
+        for g in accuracy
+        if g["verdict"] == "fail"
+    ]
+    perf = verdicts.get("perf", {})
+    if perf.get("verdict") == "fail":
+        failed.append(f"throughput {perf['note']}")
+    if validation.status == "failed" or failed:
+        return "failed", "; ".join(r for r in (validation.reason, *failed) if r)
+    unsure = [
+        f"{g['task']} {g['verdict']}: {g['note']}"
+        for g in accuracy
+        if g["verdict"] in ("inconclusive", "refused")
+    ]
+    if unsure:
+        return "inconclusive", "gate undecided: " + "; ".join(unsure)
+    return validation.status, validation.reason
 
 
 def manifest(
@@ -219,8 +427,11 @@ def recipes_commit(project: Project) -> dict[str, Any]:
     return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
-def index_entry(cell: Cell, loaded: LoadedRecipe, status: str, reason: str) -> dict[str, Any]:
+def index_entry(
+    cell: Cell, loaded: LoadedRecipe, status: str, reason: str, gates_json: Mapping[str, Any]
+) -> dict[str, Any]:
     return {
+        "gates": dict(gates_json),
         "id": cell.id,
         "recipe": cell.recipe,
         "model": loaded.recipe.model.name,
@@ -251,19 +462,22 @@ def write_release_index(
     for cell in full_plan.cells:
         if cell.id in fresh:
             v = fresh[cell.id].validation
-            entry = index_entry(cell, recipes[cell.recipe], v.status, v.reason)
+            entry = index_entry(cell, recipes[cell.recipe], v.status, v.reason, v.gates)
         elif cell.id in previous:
             entry = index_entry(
                 cell,
                 recipes[cell.recipe],
                 previous[cell.id]["status"],
                 previous[cell.id].get("reason", ""),
+                previous[cell.id].get("gates", {}),
             )
         else:
             continue
         entries.append(entry)
     index = {"builder_version": __version__, "cells": entries}
     fs.write_atomic(index_path, report.dumps(index).encode())
+    fs.write_atomic(out_dir / "report.json", report.dumps(index).encode())
+    fs.write_atomic(out_dir / "report.md", report.release_report(entries).encode())
     killpoint.point("index-written")
     readme = project.readme(catalog.settings)
     try:

@@ -21,6 +21,7 @@ from builder.model import (
     LoadedRecipe,
     Recipe,
     Selector,
+    ValidateSpec,
 )
 from builder.typed import read_document
 from builder.yamlsafe import Located, load_text
@@ -124,6 +125,8 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
     for i, suite in enumerate(recipe.validate.suites):
         if suite not in catalog.suites:
             yield problem(f"validate.suites[{i}]", unknown_name("suite", suite, catalog.suites))
+    for path, message in _range_problems(recipe.validate):
+        yield problem(path, message)
     yield from _release_name_problems(recipe.release.name, doc)
 
 
@@ -137,6 +140,33 @@ def _local_source_problems(source: str, catalog: Catalog, doc: Located) -> Itera
         allowed = ", ".join(str(r) for r in roots) or "none"
         message = f"{path} is outside settings.local_model_roots (allowed: {allowed})"
         yield Problem(loc=doc.loc("model.source"), key="model.source", message=message)
+
+
+def _range_problems(spec: ValidateSpec) -> Iterable[tuple[str, str]]:
+    """Numbers the schema types but cannot bound: sample counts, tolerances, sweep points."""
+    accuracy, perf = spec.accuracy, spec.perf
+    bounds: list[tuple[str, float | None, float, float]] = [
+        ("validate.accuracy.limit", accuracy.limit, 1, 1_000_000),
+        ("validate.accuracy.num_fewshot", accuracy.num_fewshot, 0, 64),
+        ("validate.accuracy.max_drop", accuracy.max_drop, 0, 1),
+        ("validate.accuracy.confidence", accuracy.confidence, 0.5, 0.999),
+        ("validate.perf.prompts_per_point", perf.prompts_per_point, 1, 1000),
+        ("validate.perf.min_ratio", perf.min_ratio, 0, 1),
+    ]
+    for i, scenario in enumerate(perf.scenarios):
+        bounds.append((f"validate.perf.scenarios[{i}].input_len", scenario.input_len, 1, 1 << 20))
+        bounds.append((f"validate.perf.scenarios[{i}].output_len", scenario.output_len, 1, 1 << 20))
+    for i, level in enumerate(perf.concurrency):
+        bounds.append((f"validate.perf.concurrency[{i}]", level, 1, 4096))
+    for path, value, low, high in bounds:
+        if value is not None and not low <= value <= high:
+            yield path, f"must be between {low:g} and {high:g}, got {value:g}"
+    if not accuracy.tasks:
+        yield "validate.accuracy.tasks", "must list at least one task"
+    if not perf.scenarios:
+        yield "validate.perf.scenarios", "must list at least one scenario"
+    if not perf.concurrency:
+        yield "validate.perf.concurrency", "must list at least one level"
 
 
 def _release_name_problems(template: str, doc: Located) -> Iterable[Problem]:

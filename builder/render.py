@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from builder import __version__
+from builder import __version__, evaluation
 from builder.engines import serve_command
 from builder.errors import ConfigError
 from builder.matrix import engine_version
@@ -112,6 +112,12 @@ def context(
         "model_dir": model_dir,
         "image": cell.image,
         "validation": dict(validation) if validation is not None else None,
+        "evaluation": {
+            "accuracy": evaluation.accuracy_rows(validation),
+            "perf": evaluation.perf_rows(validation),
+            "model_index": evaluation.model_index(cell.release_name, validation),
+            "reference": (validation or {}).get("gates", {}).get("reference", ""),
+        },
     }
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Status = Literal["passed", "failed", "awaiting-runner", "rendered"]
+# inconclusive: the suites ran but a gate could not decide (too few samples, no usable
+# reference): the cell is not qualified, and the reason says what would settle it.
+Status = Literal["passed", "failed", "inconclusive", "awaiting-runner", "rendered"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +27,10 @@ class SuiteResult:
     checks: tuple[Check, ...]
     duration_s: float
     error: str | None = None
+    # Measurements for reports and gates (accuracy: per task; perf: per sweep point).
+    data: dict[str, Any] = field(default_factory=dict)
+    # Files for the cell's directory (accuracy.json, perf.json, raw tool output).
+    artifacts: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def passed(self) -> bool:
@@ -39,6 +45,7 @@ class SuiteResult:
             "checks": [
                 {"name": c.name, "passed": c.passed, "detail": c.detail} for c in self.checks
             ],
+            "data": self.data,
         }
 
 
@@ -55,6 +62,11 @@ class CellValidation:
     engine: dict[str, Any] = field(default_factory=dict)
     started_at: str = ""
     finished_at: str = ""
+    # Verdicts against the reference cell (see builder.gates), as JSON data.
+    gates: dict[str, Any] = field(default_factory=dict)
+
+    def suite(self, name: str) -> SuiteResult | None:
+        return next((s for s in self.suites if s.name == name), None)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -67,4 +79,5 @@ class CellValidation:
             "engine": self.engine,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
+            "gates": self.gates,
         }

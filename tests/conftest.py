@@ -21,6 +21,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
+def tiny_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One models cache for the session: the tiny model is generated once (deterministic)."""
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
 def catalog() -> Catalog:
     """The catalog in conf/, composed once for the session."""
     return load_catalog(ROOT / "conf")

@@ -32,6 +32,13 @@ class RunningEngine:
     startup_s: float
     server: Server
 
+    def check_alive(self) -> None:
+        """Raise with the log's last lines if the engine died (e.g. mid-suite)."""
+        code = self.server.exit_code()
+        if code is not None:
+            msg = f"engine exited with code {code} during validation; last log lines:\n"
+            raise EngineError(msg + self.server.log_tail())
+
 
 def free_port() -> int:
     """A port nobody listens on right now (the kernel picks it)."""
@@ -123,7 +130,7 @@ def running_engine(
     finally:
         server.stop()
     if crashed is not None:
-        msg = f"engine exited with code {crashed} while the suites ran; last log lines:\n"
+        msg = f"engine exited with code {crashed} during validation; last log lines:\n"
         raise EngineError(msg + server.log_tail())
     _check_released(server, port)
 

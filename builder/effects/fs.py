@@ -43,6 +43,7 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         Path(tmp).chmod(0o644)
         killpoint.point("file-written")
+        killpoint.point(f"file-written-{path.name}")
         Path(tmp).replace(path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -66,6 +67,28 @@ def write_dir_atomic(target: Path, files: Mapping[str, bytes], modes: Mapping[st
                 handle.flush()
                 os.fsync(handle.fileno())
             path.chmod(modes.get(name, 0o644))
+        tmp.chmod(0o755)
+        swap_in(tmp, target)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _fail(target, exc, action="write") from None
+
+
+def copy_tree_atomic(target: Path, sources: Mapping[str, Path]) -> None:
+    """Replace directory ``target`` with copies of ``sources`` (relative name -> file),
+    swapped in whole like :func:`write_dir_atomic`. Copies, not hard links: editing the
+    copy must never change the model cache it came from."""
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
+    except OSError as exc:
+        raise _fail(target, exc, action="write") from None
+    try:
+        for name, source in sources.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, path)
         tmp.chmod(0o755)
         swap_in(tmp, target)
     except OSError as exc:

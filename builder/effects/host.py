@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
+from pathlib import Path
 
 from builder.effects import proc
 from builder.model import ChipConf
@@ -27,3 +29,23 @@ def program_present(argv: list[str]) -> bool:
 def describe() -> str:
     """A short, stable description of this host for reports."""
     return f"{platform.system()} {platform.machine()}"
+
+
+def hardware(chip: ChipConf) -> str:
+    """What performance numbers were measured on, to tell comparable runs apart.
+
+    The chip family and this host's architecture, plus the CPU model and core count for CPU
+    cells (for accelerators the chip family is what the catalog can vouch for).
+    """
+    text = f"{chip.name}: {describe()}"
+    if chip.smi_command:
+        return text
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{text}, {model or platform.processor() or 'unknown CPU'} x{os.cpu_count()}"

@@ -22,7 +22,7 @@ POINTS: Final = (
     "cell-validated",
     "dir-swap",
     "cell-done",
-    "file-written",
+    "file-written",  # also "file-written-<name>", e.g. file-written-README.md
     "index-written",
 )
 

@@ -54,7 +54,7 @@ def _huggingface(repo: str, revision: str | None, cache_dir: Path) -> Path:
 
 def _modelscope(repo: str, revision: str | None, cache_dir: Path) -> Path:
     try:
-        from modelscope import snapshot_download  # type: ignore[import-not-found]
+        from modelscope import snapshot_download
     except ImportError:
         msg = "modelscope:// sources need the ModelScope SDK: pip install modelscope"
         raise ModelSourceError(msg) from None

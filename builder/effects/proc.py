@@ -38,7 +38,11 @@ def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None) -> Comp
 
 
 class Server:
-    """A long-running process whose output goes to a log file."""
+    """A long-running process, in its own process group, whose output goes to a log file.
+
+    Also used for long batch jobs (lm-eval, benchmarks): the same group kill applies when they
+    overrun their time.
+    """
 
     def __init__(
         self,
@@ -83,6 +87,13 @@ class Server:
         self._signal_group(signal.SIGKILL)
         return self._proc.returncode
 
+    def wait(self, timeout_s: float) -> int | None:
+        """The exit code once the process ends, or None if it is still running at the deadline."""
+        try:
+            return self._proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            return None
+
     def _signal_group(self, sig: signal.Signals) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._proc.pid, sig)
@@ -126,3 +137,18 @@ def group_members(pgid: int) -> list[int]:
         if fields[0] != "Z" and int(fields[2]) == pgid:
             members.append(int(stat.parent.name))
     return sorted(members)
+
+
+def run_job(
+    argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, timeout_s: float
+) -> int:
+    """Run a batch command to its end, output in ``log_path``; 124 when it overran and was killed.
+
+    Its whole process group is stopped on every way out, Ctrl-C included.
+    """
+    job = Server(argv, env=env, log_path=log_path)
+    try:
+        code = job.wait(timeout_s)
+    finally:
+        job.stop()
+    return 124 if code is None else code

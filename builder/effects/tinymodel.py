@@ -1,8 +1,11 @@
-"""Make a tiny random Llama with a locally trained tokenizer, offline and deterministically.
+"""Make a tiny Llama with a locally trained tokenizer, offline and deterministically.
 
-The model says nothing useful; it exists so that the whole pipeline (download, serve, smoke
-suite, emit) can run on a CPU without the network. Same seed, same library versions: the same
-bytes in every file, so the directory can be cached and its hashes compared across runs.
+The model exists so that the whole pipeline (download, serve, suites, gates, emit) can run on
+a CPU without the network. It starts random and is then taught the hundred single-digit sums
+("3+4=7") for a few seconds, so the bundled arithmetic tasks (tasks/tiny_arith*) score near
+100% on a healthy engine and visibly less on a broken one: the gates have something to
+measure. It knows nothing else. Same seed, same library versions, same machine: the same bytes
+in every file, so the directory can be cached and its hashes compared across runs.
 
 torch, transformers and sentencepiece are imported inside the functions: importing this
 module must stay cheap for the commands that never make a model.
@@ -26,6 +29,9 @@ NUM_LAYERS = 2
 NUM_HEADS = 2
 MAX_POSITIONS = 2048
 VOCAB_SIZE = 1000  # includes the 256 byte-fallback pieces and the special tokens
+# Enough full-batch steps to memorise the hundred sums (loss < 0.01 by step 200 at this rate).
+TEACH_STEPS = 250
+TEACH_LR = 2e-3
 
 UNK, BOS, EOS, PAD = "<unk>", "<s>", "</s>", "<pad>"
 IM_START, IM_END = "<|im_start|>", "<|im_end|>"
@@ -124,6 +130,7 @@ def generate_tiny_llama(dest: Path, *, seed: int = 0) -> None:
         sp_model = _train_sentencepiece(seed)
         tokenizer = _hf_tokenizer(sp_model)
         model = _random_llama(tokenizer, seed)
+        _teach_sums(model, tokenizer, seed)
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         # The SentencePiece model too: converters that read tokenizer.model (llama.cpp's
@@ -263,6 +270,49 @@ def _random_llama(tokenizer: Any, seed: int) -> Any:
         }
     )
     return model
+
+
+def sum_facts() -> list[tuple[str, str]]:
+    """The facts the model is taught: every ``a+b=`` prompt with its answer, a and b in 0-9."""
+    return [(f"{a}+{b}=", str(a + b)) for a in range(10) for b in range(10)]
+
+
+def _teach_sums(model: Any, tokenizer: Any, seed: int) -> None:
+    """Train on :func:`sum_facts` until the model answers them all (about 250 AdamW steps).
+
+    One thread: a multi-threaded reduction may add in another order and change the bytes.
+    """
+    import torch
+
+    end = tokenizer.convert_tokens_to_ids(IM_END)
+    rows = []
+    for prompt, answer in sum_facts():
+        prompt_ids = tokenizer(prompt)["input_ids"]
+        full = tokenizer(prompt + answer)["input_ids"] + [end]
+        rows.append((len(prompt_ids), full))
+    width = max(len(full) for _, full in rows)
+    ids = torch.full((len(rows), width), tokenizer.pad_token_id)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    labels = torch.full((len(rows), width), -100)  # -100: no loss on the prompt or padding
+    for row, (prompt_len, full) in enumerate(rows):
+        ids[row, : len(full)] = torch.tensor(full)
+        mask[row, : len(full)] = 1
+        labels[row, prompt_len : len(full)] = torch.tensor(full[prompt_len:])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=TEACH_LR, weight_decay=0.0)
+            model.train()
+            for _ in range(TEACH_STEPS):
+                loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            model.eval()
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _make_readable(directory: Path) -> None:

@@ -67,7 +67,7 @@ def serve_command(
     }
     # Each template token is replaced whole: values are never parsed as format strings.
     base = [_fill(token, values) for token in engine.serve]
-    flags, ignored = engine_module(engine.name).translate_args(args)
+    flags, ignored = engine_module(engine.module or engine.name).translate_args(args)
     return ServeCommand(
         argv=(*base, *flags), ignored=ignored, request_model=_fill(engine.request_model, values)
     )

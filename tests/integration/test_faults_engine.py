@@ -23,9 +23,9 @@ pytestmark = pytest.mark.integration
 # mode -> what validation.json's reason must say (the cause, then the engine's own words)
 FAULTS = {
     "crash-start": r"exited with code 7 before it was healthy(.|\n)*no accelerator device found",
-    "crash-mid": r"exited with code 134 while the suites ran(.|\n)*illegal memory access",
+    "crash-mid": r"exited with code 134 during validation(.|\n)*illegal memory access",
     "hang": r"not healthy at http://127\.0\.0\.1:\d+/health after 3s(.|\n)*loading weights",
-    "orphan-port": r"exited with code 3 while the suites ran(.|\n)*its worker keeps the port",
+    "orphan-port": r"exited with code 3 during validation(.|\n)*its worker keeps the port",
 }
 
 

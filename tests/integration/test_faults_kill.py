@@ -78,8 +78,8 @@ def cell_texts(project: Path) -> dict[str, str]:
     [
         "cell-validated:3",  # a cell validated, its files not yet written
         "dir-swap:2",  # the old cell directory moved aside, the new one not yet in place
-        "file-written:1",  # release.json written to its temporary file, not yet renamed
-        "file-written:2",  # the README written to its temporary file, not yet renamed
+        "file-written-release.json",  # written to its temporary file, not yet renamed
+        "file-written-README.md",  # the README likewise
     ],
 )
 def test_kill_9_then_rerun_leaves_nothing_half_written(project: Path, point: str) -> None:

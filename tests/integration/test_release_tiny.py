@@ -17,14 +17,13 @@ pytestmark = pytest.mark.integration
 CELL = "tiny-llama.cpu.bf16.transformers"
 
 
-@pytest.fixture(scope="module")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One generated tiny model for the module (generation is deterministic)."""
-    return tmp_path_factory.mktemp("models")
+@pytest.fixture
+def model_cache(tiny_model_cache: Path) -> Path:
+    return tiny_model_cache
 
 
 def make_project(tmp_path: Path, model_cache: Path) -> Path:
-    for name in ("conf", "templates"):
+    for name in ("conf", "templates", "tasks"):
         shutil.copytree(ROOT / name, tmp_path / name)
     (tmp_path / "recipes").mkdir()
     shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", tmp_path / "recipes")
@@ -46,7 +45,10 @@ def test_release_end_to_end(
     validation = json.loads((cell_dir / "validation.json").read_text())
     assert validation["status"] == "passed", validation
     checks = {c["name"]: c["passed"] for s in validation["suites"] for c in s["checks"]}
-    assert checks == {"health": True, "models": True, "chat completion": True, "completion": True}
+    smoke = ("health", "models", "chat completion", "completion")
+    assert {name: checks[name] for name in smoke} == dict.fromkeys(smoke, True)
+    assert validation["status"] == "passed"
+    assert all(s["passed"] for s in validation["suites"])
     assert validation["engine"]["argv"][:2] == ["transformers", "serve"]
 
     manifest = json.loads((cell_dir / "manifest.json").read_text())
@@ -62,13 +64,24 @@ def test_release_end_to_end(
     assert [(c["id"], c["status"]) for c in index["cells"]] == [(CELL, "passed")]
     readme = (project / "README.md").read_text()
     assert (
-        "| Tiny-Llama | cpu | bf16 | transformers | ✅ passed | FlagRelease/Tiny-Llama-cpu-FlagOS |"
-        in readme
+        "| Tiny-Llama | cpu | bf16 | transformers | ✅ passed | reference: 100.0% tiny_arith_gen "
+        "| reference | FlagRelease/Tiny-Llama-cpu-FlagOS |" in readme
     )
     assert readme.endswith("<!-- END:models -->\n\nEnd.\n")
 
-    # A second run without changes leaves the README byte-identical.
+    accuracy = json.loads((cell_dir / "accuracy.json").read_text())
+    assert accuracy["tasks"]["tiny_arith_gen"]["value"] == 1.0  # the taught sums, served
+    assert accuracy["provenance"]["lm_eval_version"]
+    perf = json.loads((cell_dir / "perf.json").read_text())
+    assert [p["concurrency"] for p in perf["points"]] == [1, 4]
+    assert all(p["completed"] == p["num_prompts"] for p in perf["points"])
+    assert "| tiny_arith_gen | exact_match |" in card
+
+    # A second run without changes scores the same samples the same way (greedy, seeded), and
+    # leaves the README byte-identical.
     assert main(["release", "--root", str(project)]) == 0
+    again = json.loads((cell_dir / "accuracy.json").read_text())
+    assert again["tasks"] == accuracy["tasks"]
     assert (project / "README.md").read_text() == readme
     assert not processes_mentioning(str(project)), "an engine outlived its cell"
     capsys.readouterr()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from builder import gates
 from builder.matrix import Selection, expand
 from builder.model import Catalog, Cell, Plan
 from builder.pipeline import index_entry
@@ -21,6 +22,40 @@ from tests.conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+POINT = {
+    "input_len": 64,
+    "output_len": 16,
+    "concurrency": 4,
+    "num_prompts": 8,
+    "completed": 8,
+    "failed": 0,
+    "mean_prompt_tokens": 66.0,
+    "mean_output_tokens": 16.0,
+    "request_throughput": 2.5,
+    "output_throughput": 40.0,
+    "ttft_ms": {"mean": 50.0, "p50": 48.0, "p90": 70.0, "p99": 80.0},
+    "tpot_ms": {"mean": 20.0, "p50": 19.5, "p90": 25.0, "p99": 30.0},
+    "itl_ms": {"mean": 20.0, "p50": 19.0, "p90": 25.0, "p99": 31.0},
+}
+_ACCURACY = gates.compare(
+    "tiny_arith_gen",
+    {"metric": "exact_match", "value": 0.97, "n": 100, "samples": {}},
+    {"metric": "exact_match", "value": 1.0, "n": 100},
+    max_drop=0.05,
+    confidence=0.95,
+)
+_PERF = gates.perf_gate(
+    {"hardware": "cpu", "points": [POINT]},
+    {"hardware": "cpu", "points": [{**POINT, "output_throughput": 42.0}]},
+    min_ratio=0.8,
+    is_reference=False,
+)
+GATES = {
+    "reference": "tiny-llama.cpu.bf16.transformers (this run)",
+    "accuracy": [_ACCURACY.to_json()],
+    "perf": _PERF.to_json(),
+}
 
 # A fixed validation so the card's evaluation section is pinned too.
 PASSED = CellValidation(
@@ -39,7 +74,20 @@ PASSED = CellValidation(
                 ),
             ),
         ),
+        SuiteResult(
+            name="accuracy",
+            duration_s=30.0,
+            checks=(Check(name="tiny_arith_gen", passed=True, detail="exact_match = 0.9700"),),
+            data={"tasks": {"tiny_arith_gen": {"metric": "exact_match", "value": 0.97, "n": 100}}},
+        ),
+        SuiteResult(
+            name="perf",
+            duration_s=5.0,
+            checks=(Check(name="64/16@4", passed=True, detail="40.0 tok/s out"),),
+            data={"tool": "builder", "hardware": "cpu", "points": [POINT]},
+        ),
     ),
+    gates=GATES,
 )
 
 
@@ -78,7 +126,13 @@ def test_rendered_cell(plan: Plan, catalog: Catalog, cell_id: str, validated: bo
 def test_readme_table(plan: Plan) -> None:
     recipes = {r.name: r for r in plan.recipes}
     entries = [
-        index_entry(c, recipes[c.recipe], "passed" if c.chip == "cpu" else "awaiting-runner", "")
+        index_entry(
+            c,
+            recipes[c.recipe],
+            "passed" if c.chip == "cpu" else "awaiting-runner",
+            "",
+            GATES if c.chip == "cpu" else {},
+        )
         for c in plan.cells
     ]
     check_golden("release-table.md", release_table(entries))

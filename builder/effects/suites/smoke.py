@@ -9,16 +9,21 @@ from typing import Any
 import httpx
 
 from builder.effects.engine_runtime import RunningEngine
-from builder.model import SuiteConf
+from builder.effects.suites.context import SuiteContext
 from builder.results import Check, SuiteResult
 
 PROMPT = "The capital of France is"
 
 
-def run(engine: RunningEngine, suite: SuiteConf, timeout_s: float) -> SuiteResult:
+def run(ctx: SuiteContext) -> SuiteResult:
     """Run every check; a check that raises fails alone and the others still run."""
+    return checks(ctx.engine, ctx.suite.name, min(ctx.timeout_s, ctx.request_timeout_s))
+
+
+def checks(engine: RunningEngine, name: str, timeout_s: float) -> SuiteResult:
+    """The smoke checks against ``engine``, as suite ``name``."""
     started = time.monotonic()
-    checks: list[Check] = []
+    found: list[Check] = []
     with httpx.Client(base_url=engine.base_url, timeout=timeout_s) as client:
         model_id = engine.request_model
         steps: list[tuple[str, Callable[[], str]]] = [
@@ -27,17 +32,17 @@ def run(engine: RunningEngine, suite: SuiteConf, timeout_s: float) -> SuiteResul
             ("chat completion", lambda: _chat(client, model_id)),
             ("completion", lambda: _completion(client, model_id)),
         ]
-        for name, step in steps:
+        for label, step in steps:
             try:
                 detail = step()
             except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-                checks.append(Check(name=name, passed=False, detail=_short(exc)))
+                found.append(Check(name=label, passed=False, detail=short(exc)))
             else:
-                checks.append(Check(name=name, passed=True, detail=detail))
-    return SuiteResult(name=suite.name, checks=tuple(checks), duration_s=time.monotonic() - started)
+                found.append(Check(name=label, passed=True, detail=detail))
+    return SuiteResult(name=name, checks=tuple(found), duration_s=time.monotonic() - started)
 
 
-def _short(exc: BaseException) -> str:
+def short(exc: BaseException) -> str:
     text = f"{type(exc).__name__}: {exc}"
     return text if len(text) <= 300 else text[:297] + "..."
 

@@ -1,0 +1,98 @@
+"""Publish targets by kind, in an explicit registry (conf/publish/*.yaml names the kind).
+
+Each publisher answers two questions and performs one action: which files a cell gives it,
+what the target already holds (for the plan), and :meth:`Publisher.publish`, which carries
+out a plan made from those answers. Tokens come from the environment variable the target's
+catalog entry names and are handed to the SDK only: never logged, never written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from builder.model import Cell, PublishConf, Settings
+from builder.publish.plan import LocalFile, RemoteFile, UploadPlan
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """What every publisher may use: where out/ is, run settings, and how to log."""
+
+    out_dir: Path
+    settings: Settings
+    log: Log
+
+
+@dataclass(frozen=True, kw_only=True)
+class Published:
+    """Where a cell landed."""
+
+    url: str
+    revision: str
+    commit: str
+    uploaded_bytes: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Names:
+    """The repo and revisions a cell goes to on a target."""
+
+    repo: str
+    revision: str
+    staging: str
+    tag: str
+
+
+class Publisher(Protocol):
+    def files(self, cell: Cell, cell_dir: Path, model_dir: Callable[[], Path]) -> list[LocalFile]:
+        """The files this target gets for a cell."""
+        ...
+
+    def names(self, cell: Cell, content: str) -> Names:
+        """Repo, revision, staging revision and tag for a cell whose content id is ``content``."""
+        ...
+
+    def remote(self, names: Names) -> Mapping[str, RemoteFile]:
+        """What the target holds at the revision users see (empty when nothing is there)."""
+        ...
+
+    def publish(self, plan: UploadPlan) -> Published:
+        """Upload, verify, promote; raises PublishError (or the SDK's error) on failure."""
+        ...
+
+
+def _local(conf: PublishConf, ctx: Context) -> Publisher:
+    from builder.effects.publishers.local import LocalHub
+
+    return LocalHub(conf, ctx)
+
+
+def _huggingface(conf: PublishConf, ctx: Context) -> Publisher:
+    from builder.effects.publishers.huggingface import HuggingFaceHub
+
+    return HuggingFaceHub(conf, ctx)
+
+
+def _modelscope(conf: PublishConf, ctx: Context) -> Publisher:
+    from builder.effects.publishers.modelscope import ModelScopeHub
+
+    return ModelScopeHub(conf, ctx)
+
+
+def _registry(conf: PublishConf, ctx: Context) -> Publisher:
+    from builder.effects.publishers.registry import ImageRegistry
+
+    return ImageRegistry(conf, ctx)
+
+
+PUBLISHERS: Mapping[str, Callable[[PublishConf, Context], Publisher]] = {
+    "local": _local,
+    "huggingface": _huggingface,
+    "modelscope": _modelscope,
+    "registry": _registry,
+}

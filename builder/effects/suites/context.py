@@ -1,0 +1,29 @@
+"""What a suite gets to work with: the running engine, the recipe's settings, a work directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from builder.effects.engine_runtime import RunningEngine
+from builder.model import EngineConf, SuiteConf, ValidateSpec
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuiteContext:
+    """Everything one suite run may use; suites write only under ``work_dir``."""
+
+    engine: RunningEngine
+    engine_conf: EngineConf
+    suite: SuiteConf
+    spec: ValidateSpec
+    # The whole suite's time limit, and one request's (smoke checks, lm-eval, the perf client).
+    timeout_s: float
+    request_timeout_s: float
+    model_dir: Path
+    work_dir: Path
+    tasks_dir: Path
+    env: dict[str, str]
+    # Who ran it: the cell id, engine and version, image, model source, hardware.
+    identity: dict[str, Any]

@@ -1,0 +1,43 @@
+"""`builder publish` as users meet it before anything is uploaded: errors and the local target."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from builder.cli import main
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for name in ("conf", "templates"):
+        shutil.copytree(ROOT / name, tmp_path / name)
+    (tmp_path / "recipes").mkdir()
+    shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", tmp_path / "recipes")
+    return tmp_path
+
+
+def test_publish_needs_a_release(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["publish", "--root", str(project)]) == 5
+    err = capsys.readouterr().err
+    assert "release.json: no release to publish; run `builder release` first" in err
+
+
+def test_unknown_target_suggests(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["publish", "--root", str(project), "--target", "hugingface"]) == 2
+    err = capsys.readouterr().err
+    assert "--target hugingface: unknown target 'hugingface'" in err
+    assert "did you mean 'huggingface'?" in err
+
+
+def test_every_publish_kind_has_a_publisher() -> None:
+    from builder.catalog import load_catalog
+    from builder.effects.publishers import PUBLISHERS
+
+    catalog = load_catalog(ROOT / "conf")
+    assert {p.kind for p in catalog.publish.values()} == set(PUBLISHERS)
+    assert catalog.publish["huggingface"].token_env == "HF_TOKEN"
+    assert catalog.publish["modelscope"].token_env == "MODELSCOPE_API_TOKEN"
