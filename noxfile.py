@@ -64,6 +64,15 @@ def vllm(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """The property tests at length (5,000 examples each) with Hypothesis' statistics."""
+    install(session, "test")
+    env = {**OFFLINE, "BUILDER_HYPOTHESIS_PROFILE": "fuzz"}
+    args = session.posargs or ["-q", "tests/property", "--hypothesis-show-statistics"]
+    session.run("pytest", "-p", "no:cacheprovider", *args, env=env)
+
+
+@nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """Check the recipes as a pull request would (`builder lint`)."""
     install(session)

@@ -16,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from builder.engines import ENGINES
 from builder.errors import ConfigError, did_you_mean, unknown_name
+from builder.guard import check_plain
 from builder.model import (
     Catalog,
     ChipConf,
@@ -48,7 +49,10 @@ def compose(conf_dir: Path, overrides: Sequence[str] = ()) -> DictConfig:
         raise ConfigError(msg)
     try:
         with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base="1.3"):
-            return hydra_compose(config_name="config", overrides=list(overrides))
+            cfg = hydra_compose(config_name="config", overrides=list(overrides))
+        # Before anything is resolved: no ${oc.env:...} from conf/ or the command line.
+        check_plain(OmegaConf.to_container(cfg, resolve=False), f"{conf_dir} (with overrides)")
+        return cfg
     except HydraException as exc:
         raise ConfigError(_explain_hydra_error(conf_dir, str(exc), overrides)) from None
     except OmegaConfBaseException as exc:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder import __version__, lint, schema
+from builder import __version__, guard, lint, schema
 from builder.catalog import load_catalog
 from builder.errors import BuilderError, ConfigError, UsageError, ValidationFailed, unknown_name
 from builder.matrix import AXES, Selection, expand
@@ -56,6 +56,7 @@ def split_overrides(overrides: Sequence[str]) -> tuple[Selection, list[str]]:
                 values = (str(override.value()),)
             picked[key] = values
         else:
+            guard.check_override(key, override.package, override.input_line or key)
             rest.append(override.input_line or "")
     selection = Selection(
         recipe=picked.get("recipe", ()),

@@ -8,6 +8,7 @@ Every cell dropped on the way is kept with the rule that dropped it, for ``--exp
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from builder import __version__
 from builder.engines import engine_module
 from builder.errors import Problem, RecipeError
 from builder.model import (
+    REPO_NAME,
     Catalog,
     Cell,
     Exclusion,
@@ -92,9 +94,22 @@ def _expand_recipe(
 
 
 def _check_unique_releases(loaded: LoadedRecipe, cells: Sequence[Cell]) -> None:
-    """Two cells publishing to one repo would overwrite each other: refuse the recipe."""
+    """Two cells publishing to one repo would overwrite each other: refuse the recipe.
+
+    A filled-in name must also be a repository name: it becomes a path in the container
+    (``/models/<name>``), an engine argument and a Hub repository, so ``..`` or ``-x``
+    must never come out of a template like ``{quant_suffix}..``.
+    """
     owner: dict[str, str] = {}
     for cell in cells:
+        if not re.fullmatch(REPO_NAME, cell.release_name):
+            message = (
+                f"cell {cell.id} would release as {cell.release_name!r}, which is not a "
+                f"repository name (it must match {REPO_NAME})"
+            )
+            raise RecipeError(
+                [Problem(loc=loaded.loc("release.name"), key="release.name", message=message)]
+            )
         first = owner.setdefault(cell.release_repo, cell.id)
         if first != cell.id:
             message = (

@@ -14,7 +14,9 @@ from builder.errors import SourceLoc
 
 # Patterns for values that end up in shell lines, Dockerfiles, paths and repo names.
 NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
-MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}"
+# Words joined by single separators: also a valid Docker image path once lowercased, and a
+# valid Hugging Face repo name (no "..", "--", leading or trailing separator).
+MODEL_NAME = r"(?=.{1,96}$)[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*"
 REPO_PART = r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}"
 REVISION = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 SOURCE = (
@@ -26,17 +28,52 @@ LICENSE = r"[a-z0-9][a-z0-9.+-]{0,63}"
 LANGUAGE = r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?"
 ARG_NAME = r"[a-z][a-z0-9_]{0,63}"
 SAFE_TEXT = r"[^\x00-\x1f\x7f]{0,2000}"
+# One line of prose for the model card: it starts with a letter, digit, quote or
+# parenthesis (so it cannot open a Markdown heading, list, quote or code block), holds no
+# HTML or code spans, no control characters and nothing invisible that changes how text
+# reads (bidirectional overrides, zero-width characters, line separators).
+DESCRIPTION = (
+    r"(?:[A-Za-z0-9\u00c0-\u1fff\u3040-\ud7ff\"'(]"
+    r"[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff<>`]{0,1999})?"
+)
 RELEASE_NAME = r"[A-Za-z0-9{}._-]{1,96}"
+# What a release name must be once its placeholders are filled (a Hub repository name).
+REPO_NAME = r"(?=.{1,96}$)[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*"
+# A string engine argument: one token with no shell, Markdown or path-escape meaning. It
+# cannot start with "-" (another flag), "/" or "~" (a file of the host), nor hold "..".
+SERVE_VALUE = r"(?![-/~.])(?!.*\.\.)[A-Za-z0-9_.,:=+@%{}\[\]\" /-]{0,256}"
+# Engine arguments the builder sets itself: a recipe must not move the server off loopback,
+# change its port or swap the model it validates.
+RESERVED_SERVE_ARGS = ("host", "port", "model", "served_model_name")
+# Engine arguments that load code or read files of the host (vLLM and SGLang names): a
+# recipe must not reach the runner's file system through the engine.
+DENIED_SERVE_ARGS = (
+    "allowed_local_media_path",
+    "api_key",
+    "config",
+    "download_dir",
+    "logits_processors",
+    "middleware",
+    "reasoning_parser_plugin",
+    "ssl_ca_certs",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "tool_parser_plugin",
+    "worker_cls",
+    "worker_extension_cls",
+)
 TASK_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}"
 BASELINE_PATH = r"baselines/(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,200}\.json"
 
 ScalarValue = str | int | float | bool
 
 
-def _doc(text: str, pattern: str | None = None) -> dict[str, str]:
+def _doc(text: str, pattern: str | None = None, values: str | None = None) -> dict[str, str]:
     meta = {"doc": text}
     if pattern is not None:
         meta["pattern"] = pattern
+    if values is not None:
+        meta["value_pattern"] = values  # for mappings: what string values must match
     return meta
 
 
@@ -57,7 +94,9 @@ class ModelSpec:
     )
     license: str = field(metadata=_doc("SPDX-style license id, e.g. apache-2.0", LICENSE))
     languages: list[str] = field(default_factory=list, metadata=_doc("ISO codes", LANGUAGE))
-    description: str = field(default="", metadata=_doc("One paragraph for the card", SAFE_TEXT))
+    description: str = field(
+        default="", metadata=_doc("One line of prose for the card", DESCRIPTION)
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -95,7 +134,8 @@ class Override:
 
     select: Selector
     serve: dict[str, ScalarValue] = field(
-        default_factory=dict, metadata=_doc("Engine arguments (vLLM names, _ for -)", ARG_NAME)
+        default_factory=dict,
+        metadata=_doc("Engine arguments (vLLM names, _ for -)", ARG_NAME, SERVE_VALUE),
     )
 
 
@@ -204,7 +244,8 @@ class Recipe:
         default_factory=list, metadata=_doc("Extra cells; all three axes required")
     )
     serve: dict[str, ScalarValue] = field(
-        default_factory=dict, metadata=_doc("Engine arguments (vLLM names, _ for -)", ARG_NAME)
+        default_factory=dict,
+        metadata=_doc("Engine arguments (vLLM names, _ for -)", ARG_NAME, SERVE_VALUE),
     )
     overrides: list[Override] = field(default_factory=list)
     validate: ValidateSpec = field(default_factory=ValidateSpec)
@@ -335,6 +376,9 @@ class Settings:
     # The build cache (validation results and rendered cells by content key), relative to
     # the project root; CI saves and restores this folder between runs.
     cache_dir: str = "out/.cache/builds"
+    # The only host folders a recipe's file:// source may name (a recipe must not make the
+    # builder read, say, ~/.ssh as a model).
+    local_model_roots: list[str] = field(default_factory=lambda: ["/data/models"])
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from builder import __version__, cache, catalogpage, gates, report
-from builder.effects import cellcache, fs, host, plots, proc
+from builder.effects import cellcache, fs, host, killpoint, plots, proc
 from builder.effects.engine_runtime import engine_env, running_engine
 from builder.effects.models import materialize
 from builder.effects.suites import SUITES
@@ -73,6 +73,7 @@ def run(
     out_dir = project.out_dir(catalog.settings)
     with fs.exclusive_lock(out_dir):
         fs.recover(out_dir)
+        fs.discard_temporaries(project.readme(catalog.settings))
         recipes = {r.name: r for r in plan.recipes}
         commit = recipes_commit(project)
         builds = Builds(
@@ -100,6 +101,7 @@ def run(
             log(f"    {outcome.validation.status}{_reason(outcome.validation)}{reused}")
             _lint_dockerfile(catalog, cell, out_dir / cell.recipe / cell.id / "Dockerfile", log)
             outcomes.append(outcome)
+            killpoint.point("cell-done")
         if stage == "release":
             write_release_index(project, catalog, full_plan, outcomes, out_dir)
     return outcomes
@@ -157,6 +159,7 @@ def _one_cell(
     else:
         reference = ReferenceResults.find(project, catalog, cell, loaded, out_dir, earlier)
         validation = judge(validation, cell, loaded, reference)
+    killpoint.point("cell-validated")
     render_key = keys.render_key(validation.to_json())
     target = out_dir / loaded.name / cell.id
     record = cellcache.load_record(builds.cache_dir, cell.id)
@@ -683,6 +686,7 @@ def write_release_index(
     fs.write_atomic(
         out_dir / "catalog.json", report.dumps(catalogpage.catalog_json(*pages)).encode()
     )
+    killpoint.point("index-written")
     readme = project.readme(catalog.settings)
     try:
         text = readme.read_text(encoding="utf-8")

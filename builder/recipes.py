@@ -6,14 +6,17 @@ All problems of a file are collected, so a pull request author sees them in one 
 
 from __future__ import annotations
 
+import posixpath
 import re
 import string
 from collections.abc import Iterable, Mapping
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from builder.errors import Problem, RecipeError, SourceLoc, unknown_name
 from builder.model import (
+    DENIED_SERVE_ARGS,
     RELEASE_PLACEHOLDERS,
+    RESERVED_SERVE_ARGS,
     Catalog,
     LoadedRecipe,
     Recipe,
@@ -40,9 +43,15 @@ def load_recipe(path: Path, catalog: Catalog, *, display: str | None = None) -> 
         msg = f"recipe file names must match {RECIPE_NAME.pattern} (they become cell ids)"
         raise RecipeError([Problem(loc=loc, key="", message=msg)])
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         raise RecipeError([Problem(loc=SourceLoc(file=file), key="", message=str(exc))]) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        loc = SourceLoc(file=file, line=data[: exc.start].count(b"\n") + 1)
+        message = f"not UTF-8: byte {data[exc.start]:#04x} at offset {exc.start}"
+        raise RecipeError([Problem(loc=loc, key="", message=message)]) from None
     return parse_recipe(text, name=name, file=file, catalog=catalog)
 
 
@@ -103,12 +112,34 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
         if needs_all and missing and selector.given():
             yield problem(path, f"must name a whole cell; missing {', '.join(missing)}")
 
+    serve_args = [("serve", recipe.serve)]
+    serve_args += [(f"overrides[{i}].serve", o.serve) for i, o in enumerate(recipe.overrides)]
+    for path, args in serve_args:
+        for key in sorted(set(args) & set(RESERVED_SERVE_ARGS)):
+            yield problem(f"{path}.{key}", "is set by the builder; a recipe cannot change it")
+        for key in sorted(set(args) & set(DENIED_SERVE_ARGS)):
+            yield problem(f"{path}.{key}", "loads code or files of the host; not in recipes")
+
+    yield from _local_source_problems(recipe.model.source, catalog, doc)
+
     for i, suite in enumerate(recipe.validate.suites):
         if suite not in catalog.suites:
             yield problem(f"validate.suites[{i}]", unknown_name("suite", suite, catalog.suites))
     for path, message in _range_problems(recipe.validate):
         yield problem(path, message)
     yield from _release_name_problems(recipe.release.name, doc)
+
+
+def _local_source_problems(source: str, catalog: Catalog, doc: Located) -> Iterable[Problem]:
+    """A file:// source must lie under one of settings.local_model_roots (set in conf/)."""
+    if not source.startswith("file://"):
+        return
+    path = PurePosixPath(posixpath.normpath(source[len("file://") :]))
+    roots = [PurePosixPath(posixpath.normpath(r)) for r in catalog.settings.local_model_roots]
+    if not any(path.is_relative_to(root) for root in roots):
+        allowed = ", ".join(str(r) for r in roots) or "none"
+        message = f"{path} is outside settings.local_model_roots (allowed: {allowed})"
+        yield Problem(loc=doc.loc("model.source"), key="model.source", message=message)
 
 
 def _range_problems(spec: ValidateSpec) -> Iterable[tuple[str, str]]:

@@ -63,8 +63,19 @@ class Reader:
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(loc=self.doc.loc(path), key=path, message=message))
 
-    def read(self, tp: Any, value: Data, path: str, pattern: str | None = None) -> Any:
-        """``value`` as type ``tp``; on a mismatch, record a problem and return None."""
+    def read(
+        self,
+        tp: Any,
+        value: Data,
+        path: str,
+        pattern: str | None = None,
+        value_pattern: str | None = None,
+    ) -> Any:
+        """``value`` as type ``tp``; on a mismatch, record a problem and return None.
+
+        ``pattern``: what strings (or a mapping's keys) must match; ``value_pattern``: what a
+        mapping's string values must match.
+        """
         origin = get_origin(tp)
         if origin in (Union, types.UnionType):
             return self._union(tp, value, path, pattern)
@@ -73,7 +84,7 @@ class Reader:
         if origin in (list, tuple):
             return self._sequence(tp, value, path, pattern)
         if origin is dict:
-            return self._mapping(tp, value, path, pattern)
+            return self._mapping(tp, value, path, pattern, value_pattern)
         return self._scalar(tp, value, path, pattern)
 
     def _union(self, tp: Any, value: Data, path: str, pattern: str | None) -> Any:
@@ -104,7 +115,9 @@ class Reader:
         items = [self.read(item_tp, v, f"{path}[{i}]", pattern) for i, v in enumerate(value)]
         return tuple(items) if get_origin(tp) is tuple else items
 
-    def _mapping(self, tp: Any, value: Data, path: str, key_pattern: str | None) -> Any:
+    def _mapping(
+        self, tp: Any, value: Data, path: str, key_pattern: str | None, value_pattern: str | None
+    ) -> Any:
         """A free-form mapping; for these, a field's ``pattern`` applies to the keys."""
         if not isinstance(value, dict):
             self.problem(path, f"expected a mapping, got {_type_name(value)}")
@@ -113,7 +126,7 @@ class Reader:
         for key in value:
             if key_pattern is not None and not re.fullmatch(key_pattern, key):
                 self.problem(_join(path, key), f"key {key!r} must match {key_pattern}")
-        return {k: self.read(value_tp, v, _join(path, k)) for k, v in value.items()}
+        return {k: self.read(value_tp, v, _join(path, k), value_pattern) for k, v in value.items()}
 
     def _dataclass(self, cls: type, value: Data, path: str) -> Any:
         if not isinstance(value, dict):
@@ -130,7 +143,10 @@ class Reader:
         for name, fld in fields.items():
             if name in value:
                 pattern = fld.metadata.get("pattern")
-                kwargs[name] = self.read(hints[name], value[name], _join(path, name), pattern)
+                values = fld.metadata.get("value_pattern")
+                kwargs[name] = self.read(
+                    hints[name], value[name], _join(path, name), pattern, values
+                )
             elif _required(fld):
                 self.problem(path or name, f"missing required key {name!r}")
         if any(v is None and not _optional(hints[k]) for k, v in kwargs.items()):
@@ -221,6 +237,9 @@ def _object_schema(cls: type, defs: dict[str, Any]) -> dict[str, Any]:
         prop = _schema_for(hints[fld.name], defs)
         if "pattern" in fld.metadata:
             prop = _with_pattern(prop, f"^(?:{fld.metadata['pattern']})$")
+        if "value_pattern" in fld.metadata:
+            values = _with_pattern(prop["additionalProperties"], _anchored(fld, "value_pattern"))
+            prop = {**prop, "additionalProperties": values}
         if "doc" in fld.metadata:
             prop = {"description": fld.metadata["doc"], **prop}
         properties[fld.name] = prop
@@ -233,6 +252,10 @@ def _object_schema(cls: type, defs: dict[str, Any]) -> dict[str, Any]:
     if required:
         schema["required"] = required
     return schema
+
+
+def _anchored(fld: dataclasses.Field[Any], key: str) -> str:
+    return f"^(?:{fld.metadata[key]})$"
 
 
 def _with_pattern(prop: dict[str, Any], pattern: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from builder.errors import Problem, RecipeError, SourceLoc
 MAX_BYTES = 256 * 1024
 MAX_DEPTH = 16
 MAX_NODES = 20_000
+MAX_INT = 2**63 - 1
 
 _PLAIN_TAGS = {
     "tag:yaml.org,2002:str",
@@ -56,7 +57,23 @@ def _parent(path: str) -> str:
 class _NoAliasLoader(yaml.SafeLoader):
     """SafeLoader that rejects anchors and aliases before any expansion can happen."""
 
+    depth = 0
+
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        # The composer recurses once per level: stop before Python's recursion limit does
+        # (a 256 KiB file of "[" is 250,000 levels).
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH + 1:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_DEPTH} levels", event.start_mark
+                )
+            return self._compose_plain(parent, index)
+        finally:
+            self.depth -= 1
+
+    def _compose_plain(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()  # type: ignore[no-untyped-call]
             raise yaml.composer.ComposerError(
@@ -93,6 +110,12 @@ def load_text(text: str, file: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise _error(file, line, "", f"invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text[: exc.position].count("\n") + 1
+        char = exc.character
+        code = char if isinstance(char, int) else ord(char)
+        message = f"invalid YAML: character U+{code:04X} is not allowed ({exc.reason})"
+        raise _error(file, line, "", message) from None
     except yaml.YAMLError as exc:
         raise _error(file, 1, "", f"invalid YAML: {exc}") from None
     locs: dict[str, SourceLoc] = {"": SourceLoc(file=file, line=1)}
@@ -104,6 +127,14 @@ def load_text(text: str, file: str) -> Located:
 
 def _error(file: str, line: int, key: str, message: str) -> RecipeError:
     return RecipeError([Problem(loc=SourceLoc(file=file, line=line), key=key, message=message)])
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class _Builder:
@@ -138,7 +169,18 @@ class _Builder:
                 self.locs[child_path] = self._loc(child)
                 items.append(self.build(child, child_path, depth + 1))
             return items
-        value: Data = _SCALARS.construct_object(node)
+        try:
+            value: Data = _SCALARS.construct_object(node)
+        except (ValueError, yaml.YAMLError) as exc:
+            # e.g. an integer of 5,000 digits, over Python's int conversion limit
+            reason = str(exc).split(";")[0]
+            raise self._fail(node, path, f"cannot read this value: {reason}") from None
+        if isinstance(value, str) and not _encodable(value):
+            # A YAML escape such as "\ud800" makes a lone surrogate: no file can hold it.
+            raise self._fail(node, path, "not valid Unicode (a lone surrogate)")
+        if isinstance(value, int) and abs(value) > MAX_INT:
+            # 0x followed by 5,000 digits is a valid int that str() later refuses to print.
+            raise self._fail(node, path, "integer out of range (64-bit at most)")
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Data]:

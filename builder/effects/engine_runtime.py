@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from builder.effects.proc import Server
+from builder.effects.proc import Server, group_alive
 from builder.engines import ServeCommand, serve_command
 from builder.errors import EngineError
 from builder.model import EngineConf, ScalarValue
@@ -47,9 +47,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# Words that mark a variable as a credential (HF_TOKEN, AWS_SECRET_ACCESS_KEY, GH_TOKEN,
+# ACTIONS_RUNTIME_TOKEN, SSH_AUTH_SOCK...); matched as whole words, so TOKENIZERS_* stays.
+SECRET_WORDS = frozenset(
+    {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "CREDENTIALS", "KEY", "AUTH"}
+)
+
+
+def is_secret(name: str) -> bool:
+    """Whether an environment variable looks like a credential."""
+    return bool(SECRET_WORDS & set(name.upper().split("_")))
+
+
 def engine_env(extra: Mapping[str, str], cache_dir: Path) -> dict[str, str]:
-    """The server's environment: ours, offline by default, plus the chip's and engine's."""
-    env = dict(os.environ)
+    """The server's environment: ours without credentials, offline by default, plus the
+    chip's and engine's (from conf/).
+
+    An engine runs code that came with the recipe's model (chat templates, and remote code
+    where a recipe asks for it); it never needs a token, so it never gets one.
+    """
+    env = {k: v for k, v in os.environ.items() if not is_secret(k)}
     # Some servers scan the hub cache (transformers serve fails on /v1/models without one).
     hub_cache = cache_dir / "hf-hub"
     hub_cache.mkdir(parents=True, exist_ok=True)
@@ -85,7 +102,12 @@ def running_engine(
     )
     started = time.monotonic()
     try:
-        server = Server(command.argv, env=engine_env(env, cache_dir), log_path=log_path)
+        # The cell's own work folder as the working directory: a relative path in an
+        # engine argument resolves there, never into the repository or the builder's cwd.
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        server = Server(
+            command.argv, env=engine_env(env, cache_dir), log_path=log_path, cwd=log_path.parent
+        )
     except OSError as exc:
         msg = f"cannot start {engine.display_name} ({command.argv[0]}): {exc}"
         raise EngineError(msg) from None
@@ -102,8 +124,36 @@ def running_engine(
             startup_s=time.monotonic() - started,
             server=server,
         )
+        # A crash while the suites ran must fail the cell with its cause, even when a
+        # left-over child kept answering (the suites alone may not notice).
+        crashed = server.exit_code()
     finally:
         server.stop()
+    if crashed is not None:
+        msg = f"engine exited with code {crashed} during validation; last log lines:\n"
+        raise EngineError(msg + server.log_tail())
+    _check_released(server, port)
+
+
+def _check_released(server: Server, port: int, wait_s: float = 5.0) -> None:
+    """After a stop, nothing of the engine may be left: not its group, not its port."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not group_alive(server.pid) and not port_in_use(port):
+            return
+        time.sleep(0.1)
+    msg = (
+        f"the engine was stopped but port {port} is still in use or its process group "
+        f"{server.pid} is still alive (a process escaped the group); last log lines:\n"
+    )
+    raise EngineError(msg + server.log_tail())
+
+
+def port_in_use(port: int) -> bool:
+    """Whether something accepts connections on ``HOST:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        return sock.connect_ex((HOST, port)) == 0
 
 
 def _wait_healthy(server: Server, url: str, timeout_s: float) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import glob
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from builder.effects import killpoint
 from builder.errors import OutputError
 
 
@@ -40,6 +42,8 @@ def write_atomic(path: Path, data: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp).chmod(0o644)
+        killpoint.point("file-written")
+        killpoint.point(f"file-written-{path.name}")
         Path(tmp).replace(path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
@@ -106,6 +110,7 @@ def swap_in(new: Path, target: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
+    killpoint.point("dir-swap")
     new.rename(target)
     shutil.rmtree(old, ignore_errors=True)
 
@@ -129,33 +134,45 @@ def recover(root: Path) -> None:
                 tmp.unlink(missing_ok=True)
 
 
+def discard_temporaries(path: Path) -> None:
+    """Remove the temporary files a killed :func:`write_atomic` of ``path`` left beside it."""
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def exclusive_lock(out_dir: Path) -> Iterator[None]:
-    """Hold ``out/.lock`` for a whole run; a second run refuses with a clear message."""
+    """Hold ``out/.lock`` for a whole run; a second run refuses with a clear message.
+
+    Unbuffered writes only: on a full disk a buffered pid would fail again when the file
+    is closed, after the error was already reported.
+    """
     lock_path = out_dir / ".lock"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        handle = lock_path.open("a+")
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise _fail(lock_path, exc, action="lock") from None
-    with handle:
+    try:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             msg = f"{out_dir}: another release is running (pid {holder}); wait for it to finish"
             raise OutputError(msg) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as exc:  # a full disk can refuse even these few bytes
+            raise _fail(lock_path, exc, action="lock") from None
         try:
             yield
         finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def tree_size(root: Path) -> int:

@@ -71,6 +71,9 @@ def make_project(tmp_path: Path, models: Path, *, limit: int | None = None) -> P
                 "scenarios": [{"input_len": 8, "output_len": 4}],
                 "concurrency": [1, 2],
                 "prompts_per_point": 2,
+                # Millisecond requests on a shared machine: timing noise, not a regression.
+                # These tests gate accuracy; throughput gates have unit tests.
+                "min_ratio": 0.0,
             },
         },
         "release": {"org": "Test", "name": "{model}-{engine}"},
@@ -122,7 +125,7 @@ def test_degraded_cell_fails_against_this_run_an_earlier_run_and_a_baseline(
     assert "dropped beyond tolerance" in degraded["reason"]
     skipped = {c["name"]: c["detail"] for s in degraded["suites"] for c in s["checks"]}
     assert skipped["tiny_arith_mc"].startswith("skipped: a log-likelihood task")
-    assert degraded["gates"]["perf"]["verdict"] in ("pass", "fail")  # same host: compared
+    assert degraded["gates"]["perf"]["verdict"] == "pass"  # same host: compared (floor 0)
     cell_dir = project / "out" / RECIPE / SLOPPY
     assert {"accuracy.json", "perf.json", "perf.png", "lm-eval.log"} <= {
         p.name for p in cell_dir.iterdir()

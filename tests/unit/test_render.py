@@ -17,7 +17,7 @@ model:
   name: Demo
   source: generate://tiny-llama
   license: mit
-  description: "{{ 7 * 7 }} {% raw %} ${oc.env:HF_TOKEN} $(id) `id`"
+  description: "Demo {{ 7 * 7 }} {% raw %} ${oc.env:HF_TOKEN} $(id) {{ cycler }}"
 matrix: {chip: [cpu], quantization: [bf16], engine: [transformers]}
 release: {org: Org}
 """
@@ -28,7 +28,7 @@ def test_recipe_values_are_never_templates(catalog: Catalog) -> None:
     (cell,) = expand([loaded], catalog, Selection()).cells
     files = render_cell(ROOT / "templates", cell, loaded, catalog)
     card = files["README.md"]
-    assert "{{ 7 * 7 }} {% raw %} ${oc.env:HF_TOKEN} $(id) `id`" in card
+    assert "Demo {{ 7 * 7 }} {% raw %} ${oc.env:HF_TOKEN} $(id) {{ cycler }}" in card
     assert "49" not in card
 
 
