@@ -83,10 +83,21 @@ def test_release_shards_the_matrix_and_publishes_only_on_dispatch_or_tag() -> No
         assert job["uses"] == "./.github/workflows/build-cells.yml"
         assert job["with"]["matrix"] == f"${{{{ needs.plan.outputs.shard{index} }}}}"
     assert set(jobs["assemble"]["needs"]) == {"plan", *(f"shard{i}" for i in range(shards))}
-    publish = next(s for s in jobs["assemble"]["steps"] if s.get("name") == "Publish")
+    # Only the publish job holds tokens, in a protected environment, and runs no engine.
+    publish = jobs["publish"]
     assert publish["if"] == (
         "github.event_name == 'workflow_dispatch' || startsWith(github.ref, 'refs/tags/')"
     )
+    assert publish["environment"] == "release"
+    assert publish["needs"] == ["assemble"]
+    runs = " ".join(s.get("run", "") for s in publish["steps"])
+    assert "builder publish" in runs
+    assert "builder release" not in runs
+    assert "builder validate" not in runs
+    for name, job in jobs.items():
+        text = yaml.safe_dump(job)
+        if name != "publish":
+            assert "secrets." not in text, f"job {name} must hold no secrets"
 
 
 def test_pull_requests_lint_and_diff_into_the_job_summary() -> None:
