@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import shlex
 import statistics
@@ -117,6 +118,8 @@ class _Request:
 
     ok: bool = False
     error: str = ""
+    # Text chunks seen: the token count when a server streams no usage (llama-cpp-python).
+    chunks: int = 0
     ttft_s: float = 0.0
     latency_s: float = 0.0
     gaps_s: list[float] = field(default_factory=list)
@@ -179,10 +182,12 @@ async def _stream(
                 now = time.perf_counter()
                 # The first chunk carries the first token, even when that token prints as
                 # nothing (a special token); later chunks with text are the inter-token gaps.
+                texts = any(c.get("text") for c in chunk.get("choices") or [])
+                result.chunks += int(texts)
                 if chunk.get("choices") and result.ttft_s == 0.0:
                     result.ttft_s = now - started
                     last = now
-                elif any(c.get("text") for c in chunk.get("choices") or []):
+                elif texts:
                     result.gaps_s.append(now - last)
                     last = now
                 usage = chunk.get("usage") or {}
@@ -192,9 +197,12 @@ async def _stream(
         result.error = f"{type(exc).__name__}: {exc}"
         return result
     result.latency_s = time.perf_counter() - started
+    if result.output_tokens == 0:
+        # No usage in the stream: one streamed chunk is one token on such servers.
+        result.output_tokens = result.chunks
     result.ok = result.output_tokens > 0
     if not result.ok:
-        result.error = "the stream carried no usage with completion tokens"
+        result.error = "the stream carried no tokens"
     return result
 
 
@@ -205,7 +213,7 @@ def _percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
     out = {"mean": statistics.fmean(ordered) * 1000}
     for p in PERCENTILES:
-        index = min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))
+        index = min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))  # nearest rank
         out[f"p{p}"] = ordered[index] * 1000
     return {k: round(v, 3) for k, v in out.items()}
 
