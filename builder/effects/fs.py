@@ -58,13 +58,7 @@ def write_dir_atomic(
     ``durable=False`` skips the fsync of each file, for entries whose reader checks them
     (the build cache verifies a cell against its manifest): after a crash such an entry may
     be damaged, but never half-swapped."""
-    parent = target.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
-    except OSError as exc:
-        raise _fail(target, exc, action="write") from None
-    try:
+    with _staged_dir(target) as tmp:
         for name, data in files.items():
             path = tmp / name
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,17 +68,23 @@ def write_dir_atomic(
                     handle.flush()
                     os.fsync(handle.fileno())
             path.chmod(modes.get(name, 0o644))
-        tmp.chmod(0o755)
-        swap_in(tmp, target)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise _fail(target, exc, action="write") from None
 
 
 def copy_tree_atomic(target: Path, sources: Mapping[str, Path]) -> None:
     """Replace directory ``target`` with copies of ``sources`` (relative name -> file),
     swapped in whole like :func:`write_dir_atomic`. Copies, not hard links: editing the
     copy must never change the model cache it came from."""
+    with _staged_dir(target) as tmp:
+        for name, source in sources.items():
+            path = tmp / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, path)
+
+
+@contextlib.contextmanager
+def _staged_dir(target: Path) -> Iterator[Path]:
+    """A temporary sibling of ``target`` to fill; swapped in whole when the block ends, and
+    removed (with a clear error) when filling or swapping fails."""
     parent = target.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -92,10 +92,7 @@ def copy_tree_atomic(target: Path, sources: Mapping[str, Path]) -> None:
     except OSError as exc:
         raise _fail(target, exc, action="write") from None
     try:
-        for name, source in sources.items():
-            path = tmp / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(source, path)
+        yield tmp
         tmp.chmod(0o755)
         swap_in(tmp, target)
     except OSError as exc:
