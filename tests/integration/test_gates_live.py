@@ -19,6 +19,7 @@ import yaml
 
 from builder.cli import main
 from tests.conftest import ROOT
+from tests.support.project import new_project
 
 pytestmark = pytest.mark.integration
 
@@ -46,8 +47,7 @@ def fake_engine(name: str, wrong_every: int) -> dict[str, Any]:
 
 
 def make_project(tmp_path: Path, models: Path, *, limit: int | None = None) -> Path:
-    for name in ("conf", "templates", "tasks"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    new_project(tmp_path, models)
     config_path = tmp_path / "conf" / "config.yaml"
     config = config_path.read_text()
     for name, wrong in (("exact", 0), ("sloppy", 3)):
@@ -80,11 +80,7 @@ def make_project(tmp_path: Path, models: Path, *, limit: int | None = None) -> P
     }
     if limit is None:
         del recipe["validate"]["accuracy"]["limit"]  # type: ignore[index]
-    (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / f"{RECIPE}.yaml").write_text(yaml.safe_dump(recipe))
-    (tmp_path / "README.md").write_text("# T\n\n<!-- START:models -->\n<!-- END:models -->\n")
-    (tmp_path / "out" / ".cache").mkdir(parents=True)
-    (tmp_path / "out" / ".cache" / "models").symlink_to(models)
     return tmp_path
 
 

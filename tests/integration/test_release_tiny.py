@@ -11,10 +11,12 @@ import pytest
 
 from builder.cli import main
 from tests.conftest import ROOT
+from tests.support.project import new_project
 
 pytestmark = pytest.mark.integration
 
 CELL = "tiny-llama.cpu.bf16.transformers"
+README = "# Demo\n\n<!-- START:models -->\n<!-- END:models -->\n\nEnd.\n"
 
 
 @pytest.fixture
@@ -23,16 +25,9 @@ def model_cache(tiny_model_cache: Path) -> Path:
 
 
 def make_project(tmp_path: Path, model_cache: Path) -> Path:
-    for name in ("conf", "templates", "tasks"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    (tmp_path / "recipes").mkdir()
-    shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", tmp_path / "recipes")
-    (tmp_path / "README.md").write_text(
-        "# Demo\n\n<!-- START:models -->\n<!-- END:models -->\n\nEnd.\n"
-    )
-    (tmp_path / "out" / ".cache").mkdir(parents=True)
-    (tmp_path / "out" / ".cache" / "models").symlink_to(model_cache)
-    return tmp_path
+    project = new_project(tmp_path, model_cache, readme=README)
+    shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", project / "recipes")
+    return project
 
 
 def test_release_end_to_end(

