@@ -30,6 +30,7 @@ def job(cfg: Any) -> None:
         chips=groups["chip"],
         engines=groups["engine"],
         quantizations=groups["quantization"],
+        quantizers=groups["quantizer"],
         suites=groups["suite"],
         publish=groups["publish"],
         settings=_typed(Settings, cfg.settings, conf / "config.yaml", "settings"),

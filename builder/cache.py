@@ -4,8 +4,8 @@ A cell's output depends on named *input parts*; each part is hashed on its own s
 rebuild can say which input changed. The parts fall in two groups:
 
 - the **validation** parts decide what is served and how it is checked (the resolved cell,
-  the model source, chip, engine, quantization, suites with their data, run timeouts, the
-  builder version). Their hash is the *validation key*: a cached validation result is
+  the model source, chip, engine, quantization, the variant's weights, suites with their
+  data, run timeouts, the builder version). Their hash is the *validation key*: a cached validation result is
   reused while it is unchanged.
 - the **render** parts only change the files written (the templates, the recipe's texts).
   The *render key* hashes the validation key, these parts and the validation result, so a
@@ -26,6 +26,7 @@ from builder import __version__
 from builder.model import Catalog, Cell, LoadedRecipe, SuiteConf, cell_json
 from builder.plain import as_dict, digest, digest_of
 from builder.results import CellValidation, Check, SuiteResult
+from builder.variants import variant_spec
 
 VALIDATION_PARTS = (
     "cell",
@@ -33,6 +34,7 @@ VALIDATION_PARTS = (
     "chip",
     "engine",
     "quantization",
+    "variant",
     "suites",
     "settings",
     "builder",
@@ -52,6 +54,8 @@ class InputDigests:
     templates: str
     # Suite name -> hash of the data files it uses ("" when it uses none).
     suite_data: Mapping[str, str] = field(default_factory=dict)
+    # The project's calibration/ folder, which quantizers may read.
+    calibration: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,6 +117,10 @@ def plan_keys(
             "chip": digest_of(catalog.chips[cell.chip]),
             "engine": digest_of(catalog.engines[cell.engine]),
             "quantization": digest_of(catalog.quantizations[cell.quantization]),
+            # The weights served: source, quantizer and its tool, calibration, adapter.
+            "variant": variant_spec(
+                recipes[cell.recipe], catalog, cell.quantization, digests.calibration
+            ).key,
             **per_recipe[cell.recipe],
             **run_parts,
         }

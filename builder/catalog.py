@@ -18,14 +18,18 @@ from builder.engines import ENGINES
 from builder.errors import ConfigError, did_you_mean, unknown_name
 from builder.guard import check_plain
 from builder.model import (
+    FORMATS,
+    METHODS,
     Catalog,
     ChipConf,
     EngineConf,
     PublishConf,
     QuantizationConf,
+    QuantizerConf,
     Settings,
     SuiteConf,
 )
+from builder.variants import QUANTIZER_MODULES
 
 T = TypeVar("T")
 
@@ -33,6 +37,7 @@ GROUPS: Mapping[str, type[Any]] = {
     "chip": ChipConf,
     "engine": EngineConf,
     "quantization": QuantizationConf,
+    "quantizer": QuantizerConf,
     "suite": SuiteConf,
     "publish": PublishConf,
 }
@@ -101,6 +106,7 @@ def _load_catalog(conf_dir: Path, overrides: Sequence[str]) -> Catalog:
         chips=groups["chip"],
         engines=groups["engine"],
         quantizations=groups["quantization"],
+        quantizers=groups["quantizer"],
         suites=groups["suite"],
         publish=groups["publish"],
         settings=settings,
@@ -151,9 +157,27 @@ def check_references(catalog: Catalog, conf_dir: Path) -> None:
         )
         _names_exist(where, "chips", engine.chips, catalog.chips, "chip")
         _names_exist(where, "module", [engine.module or engine.name], ENGINES, "engine module")
+        loads = dict.fromkeys(("native", "dequantize"))
+        _names_exist(where, "gguf_load", [engine.gguf_load], loads, "gguf_load")
     for quant in catalog.quantizations.values():
         where = conf_dir / "quantization" / f"{quant.name}.yaml"
         _names_exist(where, "engine_args", quant.engine_args, catalog.engines, "engine")
+        _names_exist(where, "method", [quant.method], dict.fromkeys(METHODS), "method")
+        _names_exist(where, "format", [quant.format], dict.fromkeys(FORMATS), "format")
+        if quant.method == "quantize":
+            _names_exist(where, "quantizer", [quant.quantizer], catalog.quantizers, "quantizer")
+        elif quant.quantizer:
+            msg = f"{where}: quantizer: only method 'quantize' runs a quantizer ({quant.method!r})"
+            raise ConfigError(msg)
+    for quantizer in catalog.quantizers.values():
+        where = conf_dir / "quantizer" / f"{quantizer.name}.yaml"
+        _names_exist(
+            where,
+            "module",
+            [quantizer.module],
+            dict.fromkeys(QUANTIZER_MODULES),
+            "quantizer module",
+        )
 
 
 def _names_exist(where: Path, key: str, names: Any, known: Mapping[str, object], kind: str) -> None:

@@ -88,6 +88,13 @@ class EngineError(BuilderError):
     return_code = 6
 
 
+class QuantizeError(BuilderError):
+    """A quantizer or an adapter merge could not make a variant's weights (the message names
+    the tool and its log)."""
+
+    return_code = 6
+
+
 class ModelSourceError(BuilderError):
     """A model's weights could not be fetched or made."""
 

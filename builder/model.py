@@ -24,6 +24,13 @@ SOURCE = (
     r"|file:///(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,255}"
     r"|generate://tiny-llama"
 )
+# An adapter's source: as a model's, or the tiny LoRA the builder makes for its own tests.
+ADAPTER_SOURCE = SOURCE.replace("generate://tiny-llama", "generate://tiny-lora")
+# Calibration data: a JSON-lines file of the project ({"text": ...} per line) or a Hub data set.
+CALIBRATION = (
+    r"calibration/(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,200}\.jsonl"
+    rf"|huggingface://{REPO_PART}/{REPO_PART}(?:@{REVISION})?"
+)
 LICENSE = r"[a-z0-9][a-z0-9.+-]{0,63}"
 LANGUAGE = r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?"
 ARG_NAME = r"[a-z][a-z0-9_]{0,63}"
@@ -96,6 +103,52 @@ class ModelSpec:
     languages: list[str] = field(default_factory=list, metadata=_doc("ISO codes", LANGUAGE))
     description: str = field(
         default="", metadata=_doc("One line of prose for the card", DESCRIPTION)
+    )
+    adapter: AdapterSpec | None = field(
+        default=None,
+        metadata=_doc("A LoRA adapter released with the model (merged by lora-merged cells)"),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdapterSpec:
+    """A LoRA adapter for the model's weights (peft format: adapter_config.json + weights)."""
+
+    source: str = field(
+        metadata=_doc(
+            "Where the adapter comes from: huggingface://, modelscope://, file:/// "
+            "or generate://tiny-lora",
+            ADAPTER_SOURCE,
+        )
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrationSpec:
+    """Calibration data for quantizers that need it (GPTQ, SmoothQuant)."""
+
+    dataset: str = field(
+        metadata=_doc(
+            'calibration/<file>.jsonl (one {"text": ...} per line) or huggingface://org/name',
+            CALIBRATION,
+        )
+    )
+    samples: int = field(default=256, metadata=_doc("Calibration samples (1-100000)"))
+    max_seq_length: int = field(
+        default=2048, metadata=_doc("Tokens per calibration sample (16-1048576)")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class VariantSource:
+    """What the catalog leaves to the recipe for one quantization's weights."""
+
+    source: str | None = field(
+        default=None,
+        metadata=_doc("Prequantized quantizations: the repository holding the weights", SOURCE),
+    )
+    calibration: CalibrationSpec | None = field(
+        default=None, metadata=_doc("Quantizers that calibrate: the data they use")
     )
 
 
@@ -248,6 +301,12 @@ class Recipe:
         metadata=_doc("Engine arguments (vLLM names, _ for -)", ARG_NAME, SERVE_VALUE),
     )
     overrides: list[Override] = field(default_factory=list)
+    variants: dict[str, VariantSource] = field(
+        default_factory=dict,
+        metadata=_doc(
+            "Per quantization: prequantized sources and quantizers' calibration data", NAME
+        ),
+    )
     validate: ValidateSpec = field(default_factory=ValidateSpec)
     release: ReleaseSpec
 
@@ -305,6 +364,12 @@ class EngineConf:
     request_model: str = "{served_model_name}"
     # Whether GET /v1/models lists the served model (transformers serve lists its cache).
     lists_served_model: bool = True
+    # How {model} names single-file weights (GGUF): {dir} the folder, {file} the file name.
+    model_file: str = "{dir}/{file}"
+    # "native": the engine loads GGUF files itself; "dequantize": the builder validates a
+    # safetensors copy dequantized by transformers' GGUF reader (what the engine would load
+    # if its own GGUF path worked); the card says so.
+    gguf_load: str = "native"
     # Whether /v1/completions returns prompt log-probabilities (echo + logprobs), which
     # lm-eval's log-likelihood (multiple-choice) tasks need.
     prompt_logprobs: bool = True
@@ -321,9 +386,21 @@ class EngineConf:
     unverified: list[str] = field(default_factory=list)
 
 
+# How a quantization's weights come to be (QuantizationConf.method).
+METHODS = ("none", "prequantized", "quantize", "merge-adapter")
+# The weight formats engines are told about (QuantizationConf.format).
+FORMATS = ("safetensors", "gguf")
+
+
 @dataclass(frozen=True, kw_only=True)
 class QuantizationConf:
-    """A weight format and the suffix it gives release names."""
+    """A weight format, how its weights are produced, and the suffix it gives release names.
+
+    ``method``: ``none`` serves the source weights; ``prequantized`` serves the repository
+    the recipe names under ``variants.<name>.source``; ``quantize`` runs the quantizer
+    ``quantizer`` (conf/quantizer) with ``quantizer_args``; ``merge-adapter`` merges the
+    recipe's LoRA adapter into the source weights.
+    """
 
     name: str
     display_name: str
@@ -331,7 +408,32 @@ class QuantizationConf:
     bits: int
     dtype: str
     method: str = "none"
+    quantizer: str = ""
+    quantizer_args: dict[str, str] = field(default_factory=dict)
+    # Whether the quantizer needs calibration data (variants.<name>.calibration).
+    calibrates: bool = False
+    format: str = "safetensors"
     engine_args: dict[str, dict[str, str]] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantizerConf:
+    """A tool that produces quantized weights, and the exact release of it the builder runs.
+
+    ``module`` names the plugin in builder/effects/quantizers. ``package`` is the pinned
+    distribution; ``sha256`` its archive's hash where the builder fetches the archive itself;
+    ``requirements`` the packages of the separate environment it runs in (empty: the
+    builder's own).
+    """
+
+    name: str
+    display_name: str
+    module: str
+    package: str
+    version: str
+    sha256: str = ""
+    requirements: list[str] = field(default_factory=list)
     description: str = ""
 
 
@@ -373,6 +475,8 @@ class Settings:
     registry: str = "ghcr.io/flagrelease"
     startup_timeout_s: float = 600.0
     request_timeout_s: float = 120.0
+    # How long one quantizer or adapter merge may run (a 70B GPTQ takes hours).
+    quantize_timeout_s: float = 14400.0
     # The build cache (validation results and rendered cells by content key), relative to
     # the project root; CI saves and restores this folder between runs.
     cache_dir: str = "out/.cache/builds"
@@ -388,6 +492,7 @@ class Catalog:
     chips: dict[str, ChipConf]
     engines: dict[str, EngineConf]
     quantizations: dict[str, QuantizationConf]
+    quantizers: dict[str, QuantizerConf]
     suites: dict[str, SuiteConf]
     publish: dict[str, PublishConf]
     settings: Settings

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,17 +20,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from builder import __version__, cache, catalogpage, gates, report
-from builder.effects import cellcache, fs, host, killpoint, plots, proc
-from builder.effects.engine_runtime import engine_env, running_engine
-from builder.effects.models import materialize
+from builder.effects import cellcache, fs, host, killpoint, plots, proc, variants
+from builder.effects.engine_runtime import engine_env, is_secret, running_engine
 from builder.effects.suites import SUITES
 from builder.effects.suites.context import SuiteContext
+from builder.engines import model_reference
 from builder.errors import BuilderError, OutputError
 from builder.matrix import engine_version
 from builder.model import Catalog, Cell, LoadedRecipe, Plan, cell_json
 from builder.project import Project
 from builder.render import render_cell
 from builder.results import CellValidation, Status, SuiteResult
+from builder.variants import VariantSpec, variant_spec
 
 Stage = Literal["render", "validate", "release"]
 Log = Callable[[str], None]
@@ -81,30 +83,40 @@ def run(
             digests=cellcache.input_digests(project.root, project.templates_dir, catalog),
         )
         results: dict[str, CellValidation] = {}
-        outcomes = []
+        judged = []
         cells = references_first(plan.cells)
         for index, cell in enumerate(cells, 1):
             log(f"[{index}/{len(cells)}] {cell.id}")
-            outcome = _one_cell(
-                project,
-                catalog,
-                cell,
-                recipes[cell.recipe],
-                stage,
-                out_dir,
-                commit,
-                builds,
-                results,
+            one = _judge_cell(
+                project, catalog, cell, recipes[cell.recipe], stage, out_dir, builds, results
             )
-            results[cell.id] = outcome.validation
-            reused = f" ({outcome.reused})" if outcome.reused else ""
-            log(f"    {outcome.validation.status}{_reason(outcome.validation)}{reused}")
-            _lint_dockerfile(catalog, cell, out_dir / cell.recipe / cell.id / "Dockerfile", log)
-            outcomes.append(outcome)
+            results[cell.id] = one.validation
+            reused = f" ({one.reused})" if one.reused else ""
+            log(f"    {one.validation.status}{_reason(one.validation)}{reused}")
+            _log_weights(one.validation, log)
+            judged.append(one)
+        # Every card shows the model's variant table, which needs all cells' results: cells
+        # are written once all are judged (cells not in this run keep their indexed results).
+        tables = variant_tables(
+            catalog, full_plan, out_dir, {j.cell.id: j.validation for j in judged}
+        )
+        outcomes = []
+        for one in judged:
+            outcomes.append(_emit_cell(project, catalog, one, out_dir, commit, builds, tables))
+            _lint_dockerfile(catalog, one.cell, out_dir / one.cell.recipe / one.cell.id, log)
             killpoint.point("cell-done")
         if stage == "release":
             write_release_index(project, catalog, full_plan, outcomes, out_dir)
     return outcomes
+
+
+def _log_weights(validation: CellValidation, log: Log) -> None:
+    weights = (validation.engine or {}).get("weights")
+    if weights and weights.get("tool"):
+        log(
+            f"    weights {str(weights['key'])[:12]}: {weights['bytes']:,} bytes, "
+            f"{weights.get('bits_per_weight')} bits/weight, by {weights['tool']}"
+        )
 
 
 def references_first(cells: tuple[Cell, ...]) -> list[Cell]:
@@ -113,18 +125,19 @@ def references_first(cells: tuple[Cell, ...]) -> list[Cell]:
     return [c for c in cells if c.id in references] + [c for c in cells if c.id not in references]
 
 
-def _lint_dockerfile(catalog: Catalog, cell: Cell, path: Path, log: Log) -> None:
+def _lint_dockerfile(catalog: Catalog, cell: Cell, folder: Path, log: Log) -> None:
     """hadolint on the rendered Dockerfile: findings are warnings here, errors in lint."""
+    path = folder / "Dockerfile"
     from builder.dockerlint import unwaived
     from builder.effects.hadolint import hadolint
 
     try:
         findings = hadolint(path.read_text(encoding="utf-8"))
     except (BuilderError, OSError) as exc:
-        log(f"    hadolint: not run: {exc}")
+        log(f"    {cell.id}: hadolint: not run: {exc}")
         return
     for finding in unwaived(findings, catalog.chips[cell.chip].hadolint_waivers):
-        log(f"    hadolint: {finding}")
+        log(f"    {cell.id}: hadolint: {finding}")
 
 
 def _reason(validation: CellValidation) -> str:
@@ -134,18 +147,30 @@ def _reason(validation: CellValidation) -> str:
 MODES = {"serve.sh": 0o755}
 
 
-def _one_cell(
+@dataclass(frozen=True, kw_only=True)
+class Judged:
+    """A cell validated (or taken from the cache) and gated, not yet written."""
+
+    cell: Cell
+    loaded: LoadedRecipe
+    keys: cache.CellKeys
+    validation: CellValidation
+    engine_log: bytes | None
+    reused: str
+    reference: ReferenceResults
+
+
+def _judge_cell(
     project: Project,
     catalog: Catalog,
     cell: Cell,
     loaded: LoadedRecipe,
     stage: Stage,
     out_dir: Path,
-    commit: dict[str, Any],
     builds: Builds,
     earlier: Mapping[str, CellValidation],
-) -> Outcome:
-    """Validate, gate and render one cell, reusing what the build cache has for its keys.
+) -> Judged:
+    """Validate and gate one cell, reusing the build cache's validation for its key.
 
     The raw validation is cached; the gate is always recomputed, since the reference's
     results may have changed while this cell's did not.
@@ -160,8 +185,31 @@ def _one_cell(
         reference = ReferenceResults.find(project, catalog, cell, loaded, out_dir, earlier)
         validation = judge(validation, cell, loaded, reference)
     killpoint.point("cell-validated")
-    render_key = keys.render_key(validation.to_json())
-    target = out_dir / loaded.name / cell.id
+    return Judged(
+        cell=cell,
+        loaded=loaded,
+        keys=keys,
+        validation=validation,
+        engine_log=engine_log,
+        reused=reused,
+        reference=reference,
+    )
+
+
+def _emit_cell(
+    project: Project,
+    catalog: Catalog,
+    one: Judged,
+    out_dir: Path,
+    commit: dict[str, Any],
+    builds: Builds,
+    tables: Mapping[str, str],
+) -> Outcome:
+    """Write a judged cell's folder, or keep it when the render cache already has it."""
+    cell, validation, reused = one.cell, one.validation, one.reused
+    table = tables.get(cell.recipe, "")
+    render_key = one.keys.render_key({**validation.to_json(), "variant_table": table})
+    target = out_dir / one.loaded.name / cell.id
     record = cellcache.load_record(builds.cache_dir, cell.id)
     if _restore(builds.cache_dir, render_key, target):
         if record is not None and record.get("render_key") == render_key:
@@ -171,20 +219,47 @@ def _one_cell(
         reused = reused or "render cached"
     else:
         payload = _payload(
-            project, catalog, cell, loaded, validation, reference, engine_log, commit
+            project,
+            catalog,
+            cell,
+            one.loaded,
+            validation,
+            one.reference,
+            one.engine_log,
+            commit,
+            table,
         )
         fs.write_dir_atomic(target, payload, modes=MODES)
         cellcache.save_render(builds.cache_dir, render_key, payload, MODES)
     new_record = {
         "cell": cell.id,
-        "parts": dict(keys.parts),
-        "validation_key": keys.validation_key,
+        "parts": dict(one.keys.parts),
+        "validation_key": one.keys.validation_key,
         "render_key": render_key,
         "status": validation.status,
         "created_at": _now(),
     }
     cellcache.save_record(builds.cache_dir, cell.id, new_record)
     return Outcome(cell=cell, validation=validation, reused=reused)
+
+
+def variant_tables(
+    catalog: Catalog, full_plan: Plan, out_dir: Path, fresh: Mapping[str, CellValidation]
+) -> dict[str, str]:
+    """Each recipe's variant table from this run's results and, for the cells this run did
+    not touch, the last release index."""
+    previous = _previous_index(out_dir / "release.json")
+    recipes = {r.name: r for r in full_plan.recipes}
+    entries: dict[str, dict[str, Any]] = {}
+    for cell in full_plan.cells:
+        if cell.id in fresh:
+            entries[cell.id] = _fresh_entry(cell, recipes[cell.recipe], fresh[cell.id])
+        elif cell.id in previous:
+            entries[cell.id] = previous[cell.id]
+    return {
+        r.name: catalogpage.variant_markdown(r, full_plan, catalog, entries)
+        for r in full_plan.recipes
+    }
 
 
 def _payload(
@@ -196,9 +271,14 @@ def _payload(
     reference: ReferenceResults,
     engine_log: bytes | None,
     commit: Mapping[str, Any],
+    variant_table: str = "",
 ) -> dict[str, bytes]:
     """Every file of a cell's folder: rendered files, results, plot, log and manifest."""
     texts = render_cell(project.templates_dir, cell, loaded, catalog, validation.to_json())
+    if variant_table and VARIANT_MARKERS[0] in texts["README.md"]:
+        texts["README.md"] = report.replace_between_markers(
+            texts["README.md"], variant_table, file="README.md", markers=VARIANT_MARKERS
+        )
     payload = {name: text.encode() for name, text in texts.items()}
     payload["validation.json"] = report.dumps(validation.to_json()).encode()
     for suite in validation.suites:
@@ -210,7 +290,7 @@ def _payload(
     if engine_log is not None:
         payload["engine.log"] = engine_log
     payload["manifest.json"] = report.dumps(
-        manifest(cell, loaded, catalog, payload, commit)
+        manifest(cell, loaded, catalog, payload, commit, validation.engine.get("weights"))
     ).encode()
     return payload
 
@@ -334,13 +414,20 @@ def validate_cell(
     engine_info: dict[str, Any] = {"name": engine.name, "version": engine.version}
     try:
         cache_dir = out_dir / ".cache"
-        model_dir = materialize(loaded.recipe.model.source, cache_dir / "models")
-        engine_info["weights_bytes"] = fs.tree_size(model_dir)
         env = {**chip.env, **engine.env}
+        weights = variants.prepare(
+            variant_of(catalog, cell, loaded, project),
+            _workshop(project, catalog, cache_dir, work),
+        )
+        engine_info["weights_bytes"] = weights.record["bytes"]
+        engine_info["weights"] = weights_summary(weights.record)
+        if weights.file and engine.gguf_load == "dequantize":
+            weights = variants.dequantized(weights)
+            engine_info["weights"]["served_as"] = "dequantized by transformers' GGUF reader"
         with running_engine(
             engine,
             cell.serve_args,
-            model_dir=model_dir,
+            model=model_reference(engine, str(weights.dir), weights.file),
             served_model_name=cell.release_name,
             env=env,
             log_path=work / "engine.log",
@@ -360,7 +447,7 @@ def validate_cell(
                     spec=loaded.recipe.validate,
                     timeout_s=suite.timeout_s,
                     request_timeout_s=catalog.settings.request_timeout_s,
-                    model_dir=model_dir,
+                    tokenizer_dir=weights.tokenizer_dir,
                     work_dir=work / name,
                     tasks_dir=project.root / "tasks",
                     env=engine_env(env, cache_dir),
@@ -381,6 +468,38 @@ def validate_cell(
         engine=engine_info,
         finished_at=_now(),
     )
+
+
+def variant_of(catalog: Catalog, cell: Cell, loaded: LoadedRecipe, project: Project) -> VariantSpec:
+    """The spec of the weights ``cell`` serves (calibration files hashed here, at the edge)."""
+    digest = cellcache.calibration_digest(project.root)
+    return variant_spec(loaded, catalog, cell.quantization, digest)
+
+
+def _workshop(project: Project, catalog: Catalog, cache_dir: Path, work: Path) -> variants.Workshop:
+    log_path = work / "variant.log"
+
+    def log(line: str) -> None:
+        # Quantizer progress goes to the cell's work folder, beside the engine log.
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    return variants.Workshop(
+        cache_dir=cache_dir,
+        tools_dir=variants.default_tools_dir(),
+        project_root=project.root,
+        # Quantizers may download (their tool, calibration data) but never get credentials.
+        env={k: v for k, v in os.environ.items() if not is_secret(k)},
+        timeout_s=catalog.settings.quantize_timeout_s,
+        log=log,
+    )
+
+
+def weights_summary(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What a cell's results say about its weights (the manifest lists every file's hash)."""
+    keys = ("key", "bytes", "parameters", "bits_per_weight", "tool", "seconds", "files")
+    return {k: record[k] for k in keys if k in record}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -484,6 +603,12 @@ def judge(
         perf = gates.perf_gate(
             mine_perf, reference.perf, min_ratio=spec.perf.min_ratio, is_reference=reference.is_self
         )
+        served_as = (validation.engine.get("weights") or {}).get("served_as")
+        if served_as and perf.verdict in ("pass", "fail"):
+            # The engine served a stand-in for the format (e.g. a GGUF file dequantized):
+            # its speed says nothing about the variant's, so it is reported, never gated.
+            note = f"weights {served_as}: speed is not the format's; report only"
+            perf = dataclasses.replace(perf, verdict="report-only", note=note)
         verdicts["perf"] = perf.to_json()
     # What the suites alone said, so the cell can be gated again elsewhere (assemble).
     verdicts["before"] = {"status": validation.status, "reason": validation.reason}
@@ -513,27 +638,53 @@ def regate(
     """
     recipes = {r.name: r for r in plan.recipes}
     commit = recipes_commit(project)
-    updated = []
+    judged: list[tuple[Outcome, ReferenceResults | None, dict[str, bytes]]] = []
     for outcome in outcomes:
         cell, folder = outcome.cell, out_dir / outcome.cell.recipe / outcome.cell.id
-        if not outcome.validation.suites or cell.reference in (None, cell.id):
-            updated.append(outcome)
+        if not outcome.validation.suites or not folder.is_dir():
+            judged.append((outcome, None, {}))
             continue
         loaded = recipes[cell.recipe]
-        raw = ungated(outcome.validation)
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+        if cell.reference in (None, cell.id):
+            reference = ReferenceResults(label="this cell", is_self=True)
+            judged.append((outcome, reference, files))
+            continue
+        raw = ungated(outcome.validation)
         suites = tuple(
             dataclasses.replace(s, artifacts=_files_of(s.name, files)) for s in raw.suites
         )
         raw = dataclasses.replace(raw, suites=suites)
         reference = ReferenceResults.find(project, catalog, cell, loaded, out_dir, {})
         validation = judge(raw, cell, loaded, reference)
+        judged.append((dataclasses.replace(outcome, validation=validation), reference, files))
+    # The cards' variant tables need every merged cell's results: written once all are in.
+    fresh = {o.cell.id: o.validation for o, _, _ in judged}
+    tables = variant_tables(catalog, plan, out_dir, fresh)
+    for outcome, found, files in judged:
+        if found is None:
+            continue
+        cell, validation = outcome.cell, outcome.validation
+        if found.is_self:
+            # A reference is not gated again; its own artifacts are its suites' files.
+            suites = tuple(
+                dataclasses.replace(s, artifacts=_files_of(s.name, files))
+                for s in validation.suites
+            )
+            validation = dataclasses.replace(validation, suites=suites)
         payload = _payload(
-            project, catalog, cell, loaded, validation, reference, files.get("engine.log"), commit
+            project,
+            catalog,
+            cell,
+            recipes[cell.recipe],
+            validation,
+            found,
+            files.get("engine.log"),
+            commit,
+            tables.get(cell.recipe, ""),
         )
-        fs.write_dir_atomic(folder, payload, modes=MODES)
-        updated.append(dataclasses.replace(outcome, validation=validation))
-    return updated
+        fs.write_dir_atomic(out_dir / cell.recipe / cell.id, payload, modes=MODES)
+    return [o for o, _, _ in judged]
 
 
 # Which files of a cell's folder each suite wrote.
@@ -573,8 +724,10 @@ def manifest(
     catalog: Catalog,
     payload: Mapping[str, bytes],
     commit: Mapping[str, Any],
+    weights: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """What a cell's directory holds and exactly which inputs made it."""
+    """What a cell's directory holds and exactly which inputs made it, including the weights
+    it was validated with: their variant key, the tool that made them, every file's hash."""
     return {
         "cell": cell.id,
         "builder_version": __version__,
@@ -585,7 +738,9 @@ def manifest(
             "chip": dataclasses.asdict(catalog.chips[cell.chip]),
             "engine": dataclasses.asdict(catalog.engines[cell.engine]),
             "quantization": dataclasses.asdict(catalog.quantizations[cell.quantization]),
+            "variant": variant_spec(loaded, catalog, cell.quantization).to_json(),
         },
+        "weights": dict(weights) if weights else None,
         "files": {
             name: {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
             for name, data in sorted(payload.items())
@@ -621,11 +776,17 @@ def index_entry(
     status: str,
     reason: str,
     gates_json: Mapping[str, Any],
-    weights_bytes: int | None = None,
+    weights: Mapping[str, Any] | None = None,
+    throughput: float | None = None,
 ) -> dict[str, Any]:
+    weights = weights or {}
     return {
         "gates": dict(gates_json),
-        "weights_bytes": weights_bytes,
+        "weights_bytes": weights.get("bytes"),
+        "bits_per_weight": weights.get("bits_per_weight"),
+        "weights_key": weights.get("key"),
+        "weights_tool": weights.get("tool"),
+        "throughput": throughput,
         "id": cell.id,
         "recipe": cell.recipe,
         "model": loaded.recipe.model.name,
@@ -637,6 +798,30 @@ def index_entry(
         "release_repo": cell.release_repo,
         "image": cell.image,
         "path": f"{cell.recipe}/{cell.id}",
+    }
+
+
+def peak_throughput(validation: CellValidation) -> float | None:
+    """The highest output throughput (tokens/s) of the cell's perf sweep, if it ran."""
+    perf = _artifact(validation, "perf", "perf.json")
+    points = (perf or {}).get("points") or []
+    values = [float(p["output_throughput"]) for p in points if p.get("output_throughput")]
+    return round(max(values), 2) if values else None
+
+
+def _fresh_entry(cell: Cell, loaded: LoadedRecipe, v: CellValidation) -> dict[str, Any]:
+    return index_entry(
+        cell, loaded, v.status, v.reason, v.gates, v.engine.get("weights"), peak_throughput(v)
+    )
+
+
+def _stored_weights(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The weights fields of an earlier index entry, as :func:`index_entry` takes them."""
+    return {
+        "bytes": entry.get("weights_bytes"),
+        "bits_per_weight": entry.get("bits_per_weight"),
+        "key": entry.get("weights_key"),
+        "tool": entry.get("weights_tool"),
     }
 
 
@@ -655,15 +840,7 @@ def write_release_index(
     entries = []
     for cell in full_plan.cells:
         if cell.id in fresh:
-            v = fresh[cell.id].validation
-            entry = index_entry(
-                cell,
-                recipes[cell.recipe],
-                v.status,
-                v.reason,
-                v.gates,
-                v.engine.get("weights_bytes"),
-            )
+            entry = _fresh_entry(cell, recipes[cell.recipe], fresh[cell.id].validation)
         elif cell.id in previous:
             entry = index_entry(
                 cell,
@@ -671,7 +848,8 @@ def write_release_index(
                 previous[cell.id]["status"],
                 previous[cell.id].get("reason", ""),
                 previous[cell.id].get("gates", {}),
-                previous[cell.id].get("weights_bytes"),
+                _stored_weights(previous[cell.id]),
+                previous[cell.id].get("throughput"),
             )
         else:
             continue
@@ -686,6 +864,10 @@ def write_release_index(
     fs.write_atomic(
         out_dir / "catalog.json", report.dumps(catalogpage.catalog_json(*pages)).encode()
     )
+    tables = {
+        r.name: catalogpage.variant_markdown(r, full_plan, catalog, by_id)
+        for r in full_plan.recipes
+    }
     killpoint.point("index-written")
     readme = project.readme(catalog.settings)
     try:
@@ -693,10 +875,26 @@ def write_release_index(
         updated = report.replace_between_markers(
             text, report.release_table(entries), file=str(readme)
         )
+        if VARIANT_MARKERS[0] in updated:
+            section = _readme_variants(full_plan, tables)
+            updated = report.replace_between_markers(
+                updated, section, file=str(readme), markers=VARIANT_MARKERS
+            )
     except (OSError, ValueError) as exc:
         raise OutputError(str(exc)) from None
     if updated != text:
         fs.write_atomic(readme, updated.encode())
+
+
+# The card section (and the optional README section) the variant tables go between.
+VARIANT_MARKERS = ("<!-- START:variants -->", "<!-- END:variants -->")
+
+
+def _readme_variants(plan: Plan, tables: Mapping[str, str]) -> str:
+    parts = []
+    for loaded in sorted(plan.recipes, key=lambda r: r.name):
+        parts.append(f"### {loaded.recipe.model.name}\n\n{tables[loaded.name]}")
+    return "\n".join(parts)
 
 
 def _previous_index(path: Path) -> dict[str, dict[str, Any]]:

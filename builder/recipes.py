@@ -12,6 +12,7 @@ import string
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
+from builder import variants
 from builder.errors import Problem, RecipeError, SourceLoc, unknown_name
 from builder.model import (
     DENIED_SERVE_ARGS,
@@ -120,7 +121,16 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
         for key in sorted(set(args) & set(DENIED_SERVE_ARGS)):
             yield problem(f"{path}.{key}", "loads code or files of the host; not in recipes")
 
-    yield from _local_source_problems(recipe.model.source, catalog, doc)
+    yield from _local_source_problems(recipe.model.source, catalog, doc, "model.source")
+    if recipe.model.adapter is not None:
+        where = "model.adapter.source"
+        yield from _local_source_problems(recipe.model.adapter.source, catalog, doc, where)
+    for name, chosen in recipe.variants.items():
+        if chosen.source:
+            where = f"variants.{name}.source"
+            yield from _local_source_problems(chosen.source, catalog, doc, where)
+    for path, message in variants.recipe_problems(recipe, catalog):
+        yield problem(path, message)
 
     for i, suite in enumerate(recipe.validate.suites):
         if suite not in catalog.suites:
@@ -130,7 +140,9 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
     yield from _release_name_problems(recipe.release.name, doc)
 
 
-def _local_source_problems(source: str, catalog: Catalog, doc: Located) -> Iterable[Problem]:
+def _local_source_problems(
+    source: str, catalog: Catalog, doc: Located, key: str
+) -> Iterable[Problem]:
     """A file:// source must lie under one of settings.local_model_roots (set in conf/)."""
     if not source.startswith("file://"):
         return
@@ -139,7 +151,7 @@ def _local_source_problems(source: str, catalog: Catalog, doc: Located) -> Itera
     if not any(path.is_relative_to(root) for root in roots):
         allowed = ", ".join(str(r) for r in roots) or "none"
         message = f"{path} is outside settings.local_model_roots (allowed: {allowed})"
-        yield Problem(loc=doc.loc("model.source"), key="model.source", message=message)
+        yield Problem(loc=doc.loc(key), key=key, message=message)
 
 
 def _range_problems(spec: ValidateSpec) -> Iterable[tuple[str, str]]:

@@ -18,11 +18,12 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from builder import __version__, evaluation
-from builder.engines import serve_command
+from builder.engines import model_reference, serve_command
 from builder.errors import ConfigError
 from builder.matrix import engine_version
 from builder.model import Catalog, Cell, LoadedRecipe, cell_json
 from builder.plain import as_dict
+from builder.variants import variant_spec
 
 # Rendered file name -> template name. The order is the order of the manifest.
 CELL_FILES: Mapping[str, str] = {
@@ -81,10 +82,11 @@ def context(
     chip = catalog.chips[cell.chip]
     engine = catalog.engines[cell.engine]
     model_dir = str(CONTAINER_MODEL_ROOT / cell.release_name)
+    variant = variant_spec(loaded, catalog, cell.quantization)
     command = serve_command(
         engine,
         cell.serve_args,
-        model=model_dir,
+        model=model_reference(engine, model_dir, variant.file),
         host="0.0.0.0",
         port=engine.port,
         served_model_name=cell.release_name,
@@ -107,6 +109,13 @@ def context(
         "engine_preinstalled": cell.engine in chip.engine_versions,
         "base_image": chip.base_image[cell.engine],
         "quantization": as_dict(catalog.quantizations[cell.quantization]),
+        "variant": {
+            **variant.to_json(),
+            "describe": variant.describe(),
+            # Measured when the cell was validated: size, bits per weight, files and hashes.
+            "weights": ((validation or {}).get("engine") or {}).get("weights"),
+        },
+        "adapter": source_parts(recipe.model.adapter.source) if recipe.model.adapter else None,
         "serve_argv": list(command.argv),
         "request_model": command.request_model,
         "model_dir": model_dir,

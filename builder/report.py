@@ -44,7 +44,7 @@ def release_table(entries: Iterable[Mapping[str, Any]]) -> str:
             status=STATUS_TEXT.get(e["status"], e["status"]),
             accuracy=_cell(evaluation.accuracy_cell(e.get("gates") or {})),
             throughput=_cell(evaluation.throughput_cell(e.get("gates") or {})),
-            name=_linked(e),
+            name=release_link(e),
             image=_cell(e["image"]),
         )
         for e in sorted(entries, key=lambda e: str(e["id"]))
@@ -55,7 +55,7 @@ def release_table(entries: Iterable[Mapping[str, Any]]) -> str:
 HUB_LINKS = {"huggingface": "HF", "modelscope": "ModelScope"}
 
 
-def _linked(entry: Mapping[str, Any]) -> str:
+def release_link(entry: Mapping[str, Any]) -> str:
     """The release name, with a link to each hub it was published to (and only those)."""
     links = [
         f"[{label}]({entry['published'][t]['url']})"
@@ -71,14 +71,20 @@ def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def replace_between_markers(text: str, table: str, *, file: str) -> str:
+def replace_between_markers(
+    text: str, table: str, *, file: str, markers: tuple[str, str] = (START, END)
+) -> str:
     """``text`` with everything between the markers replaced by ``table``."""
-    start = text.find(START)
-    end = text.find(END)
+    start_marker, end_marker = markers
+    start = text.find(start_marker)
+    end = text.find(end_marker)
     if start < 0 or end < 0 or end < start:
-        msg = f"{file}: needs the markers {START} and {END} (in that order) around the table"
+        msg = (
+            f"{file}: needs the markers {start_marker} and {end_marker} (in that order) "
+            "around the table"
+        )
         raise ValueError(msg)
-    return f"{text[: start + len(START)]}\n{table}{text[end:]}"
+    return f"{text[: start + len(start_marker)]}\n{table}{text[end:]}"
 
 
 def release_report(entries: Iterable[Mapping[str, Any]]) -> str:

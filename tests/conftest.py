@@ -86,6 +86,7 @@ def mini_catalog() -> Catalog:
             "fp8": _quant("fp8", "-FP8"),
             "gguf": _quant("gguf", "-GGUF"),
         },
+        quantizers={},
         suites={"smoke": SuiteConf(name="smoke", description="smoke")},
         publish={"local": PublishConf(name="local", kind="local")},
         settings=Settings(registry="registry.example/org"),

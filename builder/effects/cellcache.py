@@ -34,7 +34,13 @@ def input_digests(root: Path, templates_dir: Path, catalog: Catalog) -> InputDig
         suite_data={
             name: _paths_digest(root, suite_paths(suite)) for name, suite in catalog.suites.items()
         },
+        calibration=calibration_digest(root),
     )
+
+
+def calibration_digest(root: Path) -> str:
+    """Hash of the project's calibration/ folder (the data recipes may name for quantizers)."""
+    return _tree_digest(root / "calibration")
 
 
 def _tree_digest(folder: Path, root: Path | None = None) -> str:

@@ -83,19 +83,20 @@ def running_engine(
     engine: EngineConf,
     args: Mapping[str, ScalarValue],
     *,
-    model_dir: Path,
+    model: str,
     served_model_name: str,
     env: Mapping[str, str],
     log_path: Path,
     cache_dir: Path,
     startup_timeout_s: float,
 ) -> Iterator[RunningEngine]:
-    """Serve ``model_dir`` with ``engine``; the server is stopped on every way out."""
+    """Serve ``model`` (a folder, or a single-file reference made with the engine's
+    ``model_file``) with ``engine``; the server is stopped on every way out."""
     port = free_port()
     command = serve_command(
         engine,
         args,
-        model=str(model_dir),
+        model=model,
         host=HOST,
         port=port,
         served_model_name=served_model_name,

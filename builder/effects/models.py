@@ -14,6 +14,8 @@ def materialize(source: str, cache_dir: Path) -> Path:
     """The local directory holding the weights of ``source``."""
     parts = source_parts(source)
     kind = parts["kind"]
+    if kind == "generate" and parts["repo"] == "tiny-lora":
+        return _tiny_lora(cache_dir)
     if kind == "generate":
         return _tiny_llama(cache_dir)
     if kind == "file":
@@ -36,6 +38,15 @@ def _tiny_llama(cache_dir: Path) -> Path:
     dest = cache_dir / f"tiny-llama-seed{TINY_LLAMA_SEED}"
     if not (dest / "config.json").is_file():
         generate_tiny_llama(dest, seed=TINY_LLAMA_SEED)
+    return dest
+
+
+def _tiny_lora(cache_dir: Path) -> Path:
+    from builder.effects.tinymodel import generate_tiny_lora
+
+    dest = cache_dir / f"tiny-lora-seed{TINY_LLAMA_SEED}"
+    if not (dest / "adapter_config.json").is_file():
+        generate_tiny_lora(dest, _tiny_llama(cache_dir), seed=TINY_LLAMA_SEED)
     return dest
 
 

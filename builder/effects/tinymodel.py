@@ -321,3 +321,37 @@ def _make_readable(directory: Path) -> None:
     directory.chmod(0o755)
     for path in directory.iterdir():
         path.chmod(0o644)
+
+
+# The tiny LoRA: rank 4 on the attention projections, with small seeded B matrices so that
+# merging it changes the weights measurably (peft starts B at zero: a no-op adapter).
+LORA_RANK = 4
+LORA_ALPHA = 8
+LORA_TARGETS = ("q_proj", "v_proj")
+LORA_B_STD = 0.02
+
+
+def generate_tiny_lora(dest: Path, base_dir: Path, *, seed: int = 0) -> None:
+    """Write a peft LoRA adapter for the tiny Llama at ``base_dir`` (safetensors only)."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
+    try:
+        base = AutoModelForCausalLM.from_pretrained(base_dir)
+        config = LoraConfig(r=LORA_RANK, lora_alpha=LORA_ALPHA, target_modules=list(LORA_TARGETS))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = get_peft_model(base, config)
+            for name, param in model.named_parameters():
+                if "lora_B" in name:
+                    torch.nn.init.normal_(param, std=LORA_B_STD)
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        _make_readable(tmp)
+        swap_in(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

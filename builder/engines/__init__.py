@@ -79,3 +79,11 @@ def _fill(token: str, values: Mapping[str, str]) -> str:
 
 def _placeholder(token: str) -> bool:
     return token.startswith("{") and token.endswith("}")
+
+
+def model_reference(engine: EngineConf, folder: str, file: str = "") -> str:
+    """What ``{model}`` is for ``engine``: the weights' folder, or for single-file weights
+    (GGUF) the engine's ``model_file`` form (``{dir}/{file}``, or ``{dir}:{file}``)."""
+    if not file:
+        return folder
+    return engine.model_file.replace("{dir}", folder).replace("{file}", file)

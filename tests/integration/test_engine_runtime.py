@@ -33,7 +33,7 @@ def start(engine: EngineConf, tmp_path: Path, timeout: float = 30.0):  # type: i
     return running_engine(
         engine,
         {},
-        model_dir=tmp_path,
+        model=str(tmp_path),
         served_model_name="m",
         env={},
         log_path=tmp_path / "engine.log",

@@ -41,7 +41,7 @@ def test_engine_environment_has_no_credentials(
     with running_engine(
         engine,
         {},
-        model_dir=tmp_path,
+        model=str(tmp_path),
         served_model_name="m",
         env={"VENDOR_VISIBLE_DEVICES": "0"},
         log_path=tmp_path / "engine.log",

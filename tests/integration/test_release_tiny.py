@@ -16,6 +16,7 @@ from tests.support.project import new_project
 pytestmark = pytest.mark.integration
 
 CELL = "tiny-llama.cpu.bf16.transformers"
+GGUF_CELL = "tiny-llama.cpu.gguf-q8_0.transformers"
 README = "# Demo\n\n<!-- START:models -->\n<!-- END:models -->\n\nEnd.\n"
 
 
@@ -56,7 +57,11 @@ def test_release_end_to_end(
     card = (cell_dir / "README.md").read_text()
     assert "| smoke | chat completion | pass |" in card
     index = json.loads((project / "out" / "release.json").read_text())
-    assert [(c["id"], c["status"]) for c in index["cells"]] == [(CELL, "passed")]
+    assert [(c["id"], c["status"]) for c in index["cells"]] == [
+        (CELL, "passed"),
+        (GGUF_CELL, "passed"),
+    ]
+    check_gguf_variant(project / "out" / "tiny-llama" / GGUF_CELL)
     readme = (project / "README.md").read_text()
     assert (
         "| Tiny-Llama | cpu | bf16 | transformers | ✅ passed | reference: 100.0% tiny_arith_gen "
@@ -80,6 +85,27 @@ def test_release_end_to_end(
     assert (project / "README.md").read_text() == readme
     assert not processes_mentioning(str(project)), "an engine outlived its cell"
     capsys.readouterr()
+
+
+def check_gguf_variant(cell_dir: Path) -> None:
+    """The Q8_0 variant was made by llama.cpp's converter, validated against the reference,
+    and every number about it in its card was measured."""
+    validation = json.loads((cell_dir / "validation.json").read_text())
+    weights = validation["engine"]["weights"]
+    assert "convert_hf_to_gguf" in weights["tool"]
+    assert 8.4 < weights["bits_per_weight"] < 8.7  # Q8_0: 8 bits plus a scale per 32
+    [(name, meta)] = weights["files"].items()
+    assert name == "Tiny-Llama-Q8_0.gguf"
+    manifest = json.loads((cell_dir / "manifest.json").read_text())
+    assert manifest["weights"]["files"][name]["sha256"] == meta["sha256"]
+    gate = validation["gates"]["accuracy"][0]
+    assert (gate["task"], gate["verdict"]) == ("tiny_arith_gen", "pass")
+    assert validation["gates"]["perf"]["verdict"] == "report-only"  # served dequantized
+    card = (cell_dir / "README.md").read_text()
+    assert f"| `{name}` | {meta['bytes']:,} | `{meta['sha256']}` |" in card
+    row = next(line for line in card.splitlines() if line.startswith("| Tiny-Llama-GGUF-Q8_0 |"))
+    assert f"| {weights['bits_per_weight']:.2f} |" in row
+    assert "smaller" in row  # the hint, derived from the measured sizes
 
 
 def processes_mentioning(text: str) -> list[str]:

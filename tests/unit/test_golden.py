@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -90,6 +91,22 @@ PASSED = CellValidation(
     ),
     gates=GATES,
 )
+# The same cell as a GGUF Q8_0 variant, with the record of the weights it was validated with.
+GGUF_WEIGHTS = {
+    "key": "0" * 64,
+    "bytes": 646_208,
+    "parameters": 584_320,
+    "bits_per_weight": 8.53,
+    "tool": "llama.cpp convert_hf_to_gguf.py (llama-cpp-python 0.3.36 source) --outtype q8_0",
+    "seconds": 5.2,
+    "files": {"Tiny-Llama-Q8_0.gguf": {"sha256": "ab" * 32, "bytes": 646_208}},
+    "served_as": "dequantized by transformers' GGUF reader",
+}
+PASSED_GGUF = dataclasses.replace(
+    PASSED, cell="tiny-llama.cpu.gguf-q8_0.transformers", engine={"weights": GGUF_WEIGHTS}
+)
+VALIDATIONS = {"tiny-llama.cpu.bf16.transformers": PASSED, PASSED_GGUF.cell: PASSED_GGUF}
+CELLS = (*VALIDATIONS, "qwen3-8b.metax.w8a8.vllm")
 
 
 def check_golden(name: str, text: str) -> None:
@@ -111,14 +128,11 @@ def cell(plan: Plan, cell_id: str) -> Cell:
     return next(c for c in plan.cells if c.id == cell_id)
 
 
-@pytest.mark.parametrize(
-    ("cell_id", "validated"),
-    [("tiny-llama.cpu.bf16.transformers", True), ("qwen3-8b.metax.w8a8.vllm", False)],
-)
-def test_rendered_cell(plan: Plan, catalog: Catalog, cell_id: str, validated: bool) -> None:
+@pytest.mark.parametrize("cell_id", CELLS)
+def test_rendered_cell(plan: Plan, catalog: Catalog, cell_id: str) -> None:
     target = cell(plan, cell_id)
     loaded = next(r for r in plan.recipes if r.name == target.recipe)
-    validation = PASSED.to_json() if validated else None
+    validation = VALIDATIONS[cell_id].to_json() if cell_id in VALIDATIONS else None
     files = render_cell(ROOT / "templates", target, loaded, catalog, validation)
     for name in ("Dockerfile", "README.md", "serve.sh"):
         check_golden(f"{cell_id}/{name}", files[name])
@@ -141,6 +155,10 @@ def test_readme_table(plan: Plan) -> None:
 
 def test_catalog_page(plan: Plan, catalog: Catalog) -> None:
     recipes = {r.name: r for r in plan.recipes}
+    measured = {
+        "tiny-llama.cpu.bf16.transformers": ({"bytes": 2_400_000, "bits_per_weight": 32.0}, 42.0),
+        PASSED_GGUF.cell: (GGUF_WEIGHTS, 40.0),
+    }
     entries = {
         c.id: index_entry(
             c,
@@ -148,7 +166,7 @@ def test_catalog_page(plan: Plan, catalog: Catalog) -> None:
             "passed" if c.chip == "cpu" else "awaiting-runner",
             "",
             GATES if c.chip == "cpu" else {},
-            2_400_000 if c.chip == "cpu" else None,
+            *measured.get(c.id, (None, None)),
         )
         for c in plan.cells
     }
@@ -163,11 +181,7 @@ def test_golden_dir_has_no_strays() -> None:
     expected = {
         Path("release-table.md"),
         Path("catalog.md"),
-        *(
-            Path(c) / n
-            for c in ("tiny-llama.cpu.bf16.transformers", "qwen3-8b.metax.w8a8.vllm")
-            for n in ("Dockerfile", "README.md", "serve.sh")
-        ),
+        *(Path(c) / n for c in CELLS for n in ("Dockerfile", "README.md", "serve.sh")),
     }
     found = {p.relative_to(GOLDEN) for p in GOLDEN.rglob("*") if p.is_file()}
     assert found == expected

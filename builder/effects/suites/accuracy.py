@@ -115,7 +115,7 @@ def lm_eval_argv(
     model_args = {
         "model": ctx.engine.request_model,
         "base_url": ctx.engine.base_url + endpoint,
-        "tokenizer": str(ctx.model_dir),
+        "tokenizer": str(ctx.tokenizer_dir),
         "tokenized_requests": str(tokenized),
         "add_bos_token": str(tokenized),
         "num_concurrent": "1",

@@ -21,7 +21,8 @@ class SuiteContext:
     # The whole suite's time limit, and one request's (smoke checks, lm-eval, the perf client).
     timeout_s: float
     request_timeout_s: float
-    model_dir: Path
+    # A folder holding the served weights' tokenizer, for clients that count tokens.
+    tokenizer_dir: Path
     work_dir: Path
     tasks_dir: Path
     env: dict[str, str]

@@ -269,7 +269,7 @@ def _engine_tool(
     values = {
         "base_url": ctx.engine.base_url,
         "model": ctx.engine.request_model,
-        "tokenizer": str(ctx.model_dir),
+        "tokenizer": str(ctx.tokenizer_dir),
         "input_len": str(scenario.input_len),
         "output_len": str(scenario.output_len),
         "concurrency": str(concurrency),

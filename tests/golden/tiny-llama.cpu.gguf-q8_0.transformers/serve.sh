@@ -1,0 +1,5 @@
+#!/bin/sh
+# Starts Transformers for Tiny-Llama-GGUF-Q8_0-cpu-FlagOS (cell tiny-llama.cpu.gguf-q8_0.transformers).
+# Rendered by llm-release-builder 0.1.0; the weights are expected at /models/Tiny-Llama-GGUF-Q8_0-cpu-FlagOS.
+set -eu
+exec transformers serve /models/Tiny-Llama-GGUF-Q8_0-cpu-FlagOS:Tiny-Llama-Q8_0.gguf --host 0.0.0.0 --port 8000 "$@"
