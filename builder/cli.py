@@ -21,6 +21,7 @@ from builder.model import Catalog, Plan
 from builder.planview import github_outputs, github_shards, plan_table
 from builder.project import Project, find_root
 from builder.recipes import load_recipes, recipe_files
+from builder.variants import plan_variants
 
 SELECTION_KEYS = ("recipe", *AXES)
 
@@ -110,7 +111,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
             decided = scaleout.decisions(loaded.project, loaded.catalog, plan)
             builds = {cell: d.text() for cell, d in decided.items()}
-        print(plan_table(plan, explain=args.explain, builds=builds), end="")
+        made = [v for v in plan_variants(plan, loaded.catalog) if v.spec.produced]
+        print(plan_table(plan, explain=args.explain, builds=builds, made=made), end="")
     return 0
 
 

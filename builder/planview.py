@@ -8,6 +8,7 @@ from typing import Any
 
 from builder.errors import UsageError
 from builder.model import Catalog, Plan
+from builder.variants import PlannedVariant
 
 # GitHub Actions makes at most 256 jobs of one matrix.
 MATRIX_LIMIT = 256
@@ -23,9 +24,16 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines
 
 
-def plan_table(plan: Plan, *, explain: bool, builds: Mapping[str, str] | None = None) -> str:
-    """The cells to build; with ``explain`` also every excluded cell and its rule, and with
-    ``builds`` what the build cache will do for each cell (build, render, cached)."""
+def plan_table(
+    plan: Plan,
+    *,
+    explain: bool,
+    builds: Mapping[str, str] | None = None,
+    made: Sequence[PlannedVariant] = (),
+) -> str:
+    """The cells to build; with ``explain`` also every excluded cell and its rule, with
+    ``builds`` what the build cache will do for each cell (build, render, cached), and with
+    ``made`` the weights the builder makes (once each, for every cell that serves them)."""
     lines = [f"{len(plan.cells)} cell(s) to build, {len(plan.excluded)} excluded"]
     if plan.cells:
         rows = [
@@ -42,6 +50,12 @@ def plan_table(plan: Plan, *, explain: bool, builds: Mapping[str, str] | None = 
             header.append("BUILD")
             rows = [[*row, builds.get(row[0], "")] for row in rows]
         lines += ["", *_table(header, rows)]
+    if made:
+        rows = [
+            [f"{v.spec.recipe}/{v.spec.quantization}", str(len(v.cells)), v.spec.describe()]
+            for v in made
+        ]
+        lines += ["", *_table(["WEIGHTS MADE ONCE", "CELLS", "HOW"], rows)]
     if explain and plan.excluded:
         rows = [[e.id, e.reason, e.rule] for e in plan.excluded]
         lines += ["", *_table(["EXCLUDED CELL", "REASON", "RULE"], rows)]
