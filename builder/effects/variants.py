@@ -240,7 +240,7 @@ def _record(
     files = {}
     for path in _files(weights):
         files[path.relative_to(weights).as_posix()] = {
-            "sha256": _sha256(path),
+            "sha256": sha256_file(path),
             "bytes": path.stat().st_size,
         }
     if not files:
@@ -265,7 +265,7 @@ def _record(
     }
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -20,6 +20,7 @@ from builder import report
 from builder.effects import fs
 from builder.effects.models import materialize
 from builder.effects.publishers import PUBLISHERS, Context, Publisher
+from builder.effects.variants import sha256_file
 from builder.errors import BuilderError, OutputError, UsageError, unknown_name
 from builder.model import Catalog, Cell, Plan
 from builder.project import Project
@@ -135,8 +136,7 @@ def _one_cell(
         return [Result(cell=cell.id, target=t, status="skipped", detail=why) for t in targets]
     problems = card_problems((cell_dir / "README.md").read_text(encoding="utf-8"))
     card_error = "model card: " + "; ".join(problems) if problems else ""
-    source = _recipe_source(cell_dir)
-    model_dir = cache(lambda: materialize(source, out_dir / ".cache" / "models"))
+    model_dir = cache(lambda: _validated_weights(cell_dir, out_dir))
     results = []
     for target in targets:
         # The card goes to the model hubs (not to an image registry): checked before any upload.
@@ -190,9 +190,26 @@ def _one_cell(
     return results
 
 
-def _recipe_source(cell_dir: Path) -> str:
+def _validated_weights(cell_dir: Path, out_dir: Path) -> Path:
+    """The folder of exactly the weights the cell was validated with: a variant the builder
+    made (checked file by file against the manifest's hashes), or the downloaded source."""
     manifest = json.loads((cell_dir / "manifest.json").read_text(encoding="utf-8"))
-    return str(manifest["config"]["model"]["source"])
+    variant = manifest["config"].get("variant") or {}
+    weights = manifest.get("weights") or {}
+    if variant.get("method") not in ("quantize", "merge-adapter"):
+        source = variant.get("source") or manifest["config"]["model"]["source"]
+        return materialize(str(source), out_dir / ".cache" / "models")
+    key = str(weights.get("key", ""))
+    folder = out_dir / ".cache" / "variants" / key / "weights"
+    for name, meta in (weights.get("files") or {}).items():
+        path = folder / name
+        if not path.is_file() or sha256_file(path) != meta["sha256"]:
+            msg = (
+                f"{cell_dir}: {name}, validated as {key[:12]}, is missing or changed under "
+                f"{folder.parent}; run the release again to make and validate it"
+            )
+            raise OutputError(msg)
+    return folder
 
 
 def _one_line(exc: BaseException) -> str:
