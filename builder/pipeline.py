@@ -453,8 +453,9 @@ def validate_cell(
                     env=engine_env(env, cache_dir),
                     identity=identity(catalog, cell, loaded),
                 )
-                suites.append(SUITES[name].run(ctx))
-                running.check_alive()
+                result = SUITES[name].run(ctx)
+                suites.append(result)
+                running.check_alive(grace_s=0.0 if result.passed else 2.0)
     except (BuilderError, OSError) as exc:
         reason = str(exc)
     else:

@@ -32,9 +32,11 @@ class RunningEngine:
     startup_s: float
     server: Server
 
-    def check_alive(self) -> None:
-        """Raise with the log's last lines if the engine died (e.g. mid-suite)."""
-        code = self.server.exit_code()
+    def check_alive(self, grace_s: float = 0.0) -> None:
+        """Raise with the log's last lines if the engine died (e.g. mid-suite); ``grace_s``
+        gives a dying engine time to exit, so its crash and not the suite's symptom is
+        reported."""
+        code = self.server.wait(grace_s) if grace_s else self.server.exit_code()
         if code is not None:
             msg = f"engine exited with code {code} during validation; last log lines:\n"
             raise EngineError(msg + self.server.log_tail())

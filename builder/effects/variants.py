@@ -139,6 +139,9 @@ def _produce(spec: VariantSpec, source_dir: Path, home: Path, shop: Workshop) ->
         work.mkdir()
         tool, commands = _make(spec, source_dir, out, work, shop)
         shutil.rmtree(work)
+        if not _files(out):
+            msg = f"variant {spec.quantization}: {tool or 'the producer'} wrote no files"
+            raise QuantizeError(msg)
         record = _record(spec, out, source_dir, tool, commands, time.monotonic() - started)
         (staged / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         staged.chmod(0o755)
@@ -242,9 +245,6 @@ def _record(
             "sha256": sha256_file(path),
             "bytes": path.stat().st_size,
         }
-    if not files:
-        msg = f"variant {spec.quantization}: the producer wrote no files"
-        raise QuantizeError(msg)
     params = parameter_count(source_dir)
     tensor_bytes = weight_bytes(weights)
     return {
