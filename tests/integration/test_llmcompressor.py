@@ -48,21 +48,19 @@ SCHEMES = {
     # Not in the catalog (fp8 there is prequantized), but the plugin makes it, with no data.
     "FP8_DYNAMIC": ({"scheme": "FP8_DYNAMIC"}, 8, "F8_E4M3"),
 }
-# Greedy answers to the hundred sums, from the source and a checkpoint, in the tool environment:
-# transformers decompresses compressed-tensors weights to dense ones on the CPU.
+# Greedy answers of a model folder to the hundred sums, run in the tool environment: its
+# transformers loads compressed-tensors checkpoints and decompresses them to dense weights.
 ANSWERS = """
 import json, sys
 from transformers import AutoModelForCausalLM, AutoTokenizer
-prompts = json.loads(sys.argv[1])
-for folder in sys.argv[2:]:
-    tok = AutoTokenizer.from_pretrained(folder)
-    model = AutoModelForCausalLM.from_pretrained(folder)
-    answers = []
-    for prompt in prompts:
-        ids = tok(prompt, return_tensors="pt")
-        out = model.generate(**ids, max_new_tokens=4, do_sample=False)
-        answers.append(tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True))
-    print(json.dumps(answers))
+tok = AutoTokenizer.from_pretrained(sys.argv[2])
+model = AutoModelForCausalLM.from_pretrained(sys.argv[2])
+answers = []
+for prompt in json.loads(sys.argv[1]):
+    ids = tok(prompt, return_tensors="pt")
+    out = model.generate(**ids, max_new_tokens=4, do_sample=False)
+    answers.append(tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True))
+print(json.dumps(answers))
 """
 
 
@@ -190,12 +188,12 @@ def test_tokenizer_is_saved_beside_the_weights(run: Run) -> None:
         assert (run.out / name).is_file(), name
 
 
-def test_checkpoint_loads_on_the_cpu_and_answers_like_the_source(
-    run: Run, tool_python: Path, source: Path
-) -> None:
-    prompts = [prompt for prompt, _ in sum_facts()]
+PROMPTS = [prompt for prompt, _ in sum_facts()]
+
+
+def answers(tool_python: Path, folder: Path) -> list[str]:
     done = subprocess.run(
-        [str(tool_python), "-I", "-c", ANSWERS, json.dumps(prompts), str(source), str(run.out)],
+        [str(tool_python), "-I", "-c", ANSWERS, json.dumps(PROMPTS), str(folder)],
         capture_output=True,
         text=True,
         env=ENV,
@@ -203,8 +201,21 @@ def test_checkpoint_loads_on_the_cpu_and_answers_like_the_source(
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    before, after = (json.loads(line) for line in done.stdout.splitlines()[-2:])
+    found: list[str] = json.loads(done.stdout.splitlines()[-1])
+    return found
+
+
+@pytest.fixture(scope="module")
+def source_answers(tool_python: Path, source: Path) -> list[str]:
+    """The source's answers, in the same environment as the checkpoints' (same transformers)."""
+    return answers(tool_python, source)
+
+
+def test_checkpoint_loads_on_the_cpu_and_answers_like_the_source(
+    run: Run, tool_python: Path, source_answers: list[str]
+) -> None:
+    before, after = source_answers, answers(tool_python, run.out)
     same = sum(a == b for a, b in zip(before, after, strict=True))
     print(f"\n{run.scheme}: {same}/100 greedy answers as the source's")
     # Quantization may flip a borderline sum or two; a broken checkpoint answers garbage.
-    assert same >= 95, list(zip(prompts, before, after, strict=True))
+    assert same >= 95, list(zip(PROMPTS, before, after, strict=True))

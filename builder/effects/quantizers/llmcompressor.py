@@ -177,7 +177,8 @@ def _build_venv(job: QuantizeJob, staged: Path) -> None:
     started = time.monotonic()
     requirements = list(job.spec.quantizer["requirements"])
     run_tool(job, [sys.executable, "-m", "venv", str(staged)], name="llmcompressor-venv")
-    pip = [str(staged / "bin" / "python"), "-m", "pip", "install"]
+    # -I: a PYTHONPATH of the builder's must not make pip think a requirement is installed.
+    pip = [str(staged / "bin" / "python"), "-I", "-m", "pip", "install"]
     pip += ["--disable-pip-version-check", "--no-input"]
     run_tool(job, [*pip, TORCH], name="llmcompressor-install-torch")
     run_tool(job, [*pip, TORCH, *requirements], name="llmcompressor-install")

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-# Neither package is installed beside the builder; mypy checks this file there too.
+# mypy checks this file beside the builder, where llmcompressor is not installed and datasets
+# has no type information; in the tool environment both are there.
 import datasets  # type: ignore[import-untyped, import-not-found, unused-ignore]
 from llmcompressor import oneshot  # type: ignore[import-not-found, unused-ignore]
 from llmcompressor.modifiers.quantization import (  # type: ignore[import-not-found, unused-ignore]
@@ -90,11 +91,16 @@ def read_jsonl(path: Path, samples: int) -> list[str]:
         for number, line in enumerate(lines, 1):
             if len(texts) == samples:
                 break
-            if line.strip():
-                text = json.loads(line).get("text")
-                if not isinstance(text, str):
-                    sys.exit(f'calibration: {path}:{number} has no string "text"')
-                texts.append(text)
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                sys.exit(f"calibration: {path}:{number} is not JSON")
+            text = row.get("text") if isinstance(row, dict) else None
+            if not isinstance(text, str):
+                sys.exit(f'calibration: {path}:{number} has no string "text"')
+            texts.append(text)
     return texts
 
 
