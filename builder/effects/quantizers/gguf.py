@@ -151,7 +151,12 @@ def _unpack_converter(archive: Path, dest: Path) -> None:
         if not members:
             msg = f"gguf: {archive.name} holds no vendor/llama.cpp/convert_hf_to_gguf.py"
             raise QuantizeError(msg)
-        tar.extractall(dest, members=members, filter="data")
+        try:
+            tar.extractall(dest, members=members, filter="data")
+        except tarfile.FilterError as exc:  # a member reaching outside dest, a device, ...
+            shutil.rmtree(dest, ignore_errors=True)
+            msg = f"gguf: {archive.name}: refusing to unpack {exc}"
+            raise QuantizeError(msg) from None
     if not (dest / "convert_hf_to_gguf.py").is_file():
         shutil.rmtree(dest, ignore_errors=True)
         msg = f"gguf: {archive.name} holds no convert_hf_to_gguf.py"
