@@ -19,6 +19,7 @@ ENV: Final = "BUILDER_TEST_KILL_AT"
 # Every point the builder passes, in the order a release passes them (per cell: validated,
 # then the directory swap, then done; at the end: the index, then the README).
 POINTS: Final = (
+    "variant-made",  # a variant's weights written to its staging folder, not yet renamed
     "cell-validated",
     "dir-swap",
     "cell-done",

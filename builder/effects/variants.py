@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from builder.effects import fs
+from builder.effects import fs, killpoint
 from builder.effects.models import materialize
 from builder.errors import OutputError, QuantizeError
 from builder.variants import VariantSpec
@@ -142,6 +142,7 @@ def _produce(spec: VariantSpec, source_dir: Path, home: Path, shop: Workshop) ->
         if not _files(out):
             msg = f"variant {spec.quantization}: {tool or 'the producer'} wrote no files"
             raise QuantizeError(msg)
+        killpoint.point("variant-made")
         record = _record(spec, out, source_dir, tool, commands, time.monotonic() - started)
         (staged / RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         staged.chmod(0o755)

@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -108,6 +111,47 @@ def test_a_failed_quantizer_leaves_no_variant(catalog: Catalog, cache: Path) -> 
         variants.prepare(broken, workshop(cache, lines))
     left = sorted(p.name for p in (cache / "variants").iterdir() if not p.name.endswith(".lock"))
     assert left == []
+
+
+KILLED_PRODUCER = """
+import sys
+from pathlib import Path
+from builder.catalog import load_catalog
+from builder.effects import variants
+from builder.recipes import parse_recipe
+from builder.variants import variant_spec
+from tests.integration.test_variants import RECIPE
+
+root, cache = Path(sys.argv[1]), Path(sys.argv[2])
+catalog = load_catalog(root / "conf")
+loaded = parse_recipe(RECIPE, name="tiny", file="recipes/tiny.yaml", catalog=catalog)
+shop = variants.Workshop(
+    cache_dir=cache, tools_dir=variants.default_tools_dir(), project_root=cache,
+    env={}, timeout_s=600, log=print,
+)
+variants.prepare(variant_spec(loaded, catalog, "gguf-q8_0"), shop)
+"""
+
+
+def test_a_kill_while_quantizing_leaves_nothing_to_serve(catalog: Catalog, cache: Path) -> None:
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "BUILDER_TEST_KILL_AT": "variant-made", "PYTHONPATH": str(root)}
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_PRODUCER, str(root), str(cache)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    folder = cache / "variants"
+    assert not [p for p in folder.iterdir() if not p.name.startswith(".") and p.is_dir()]
+    assert [p for p in folder.iterdir() if p.name.endswith(".tmp")]  # the killed staging
+    loaded = parse_recipe(RECIPE, name="tiny", file="recipes/tiny.yaml", catalog=catalog)
+    made = variants.prepare(variant_spec(loaded, catalog, "gguf-q8_0"), workshop(cache, []))
+    assert made.produced_now
+    assert not [p for p in folder.iterdir() if p.name.endswith(".tmp")]  # and cleaned
 
 
 def test_lora_merge_matches_the_adapter(catalog: Catalog, cache: Path) -> None:
