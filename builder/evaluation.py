@@ -14,6 +14,7 @@ VERDICT_TEXT = {
     "fail": "❌ fail",
     "inconclusive": "❔ inconclusive",
     "refused": "⛔ refused",
+    "pending": "⏳ pending",
     "reference": "reference",
     "report-only": "report only",
 }
@@ -88,7 +89,7 @@ def accuracy_cell(gates: Mapping[str, Any]) -> str:
     if all(g["verdict"] == "reference" for g in found):
         return "reference: " + ", ".join(f"{_pct(g['value'])} {g['task']}" for g in found)
     worst = min(found, key=lambda g: g["delta"] if g["delta"] is not None else 0.0)
-    order = ("fail", "refused", "inconclusive", "pass")
+    order = ("fail", "refused", "inconclusive", "pending", "pass")
     verdict = next((v for v in order if any(g["verdict"] == v for g in found)), "pass")
     return f"{_pct(worst['delta'], signed=True)} {VERDICT_TEXT[verdict]}"
 

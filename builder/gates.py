@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 from typing import Any, Literal
 
-Verdict = Literal["pass", "fail", "inconclusive", "reference", "report-only", "refused"]
+Verdict = Literal["pass", "fail", "inconclusive", "pending", "reference", "report-only", "refused"]
 BOOTSTRAP_ROUNDS = 2000
 # Fields of a result's provenance that must equal the run's for a stored baseline to count.
 PROVENANCE_KEYS = ("lm_eval_version", "task_hashes", "limit", "num_fewshot", "apply_chat_template")

@@ -183,7 +183,7 @@ def _judge_cell(
         reference = ReferenceResults(label="not validated")
     else:
         reference = ReferenceResults.find(project, catalog, cell, loaded, out_dir, earlier)
-        validation = judge(validation, cell, loaded, reference)
+        validation = judge(validation, cell, loaded, reference, final=stage == "release")
     killpoint.point("cell-validated")
     return Judged(
         cell=cell,
@@ -577,9 +577,20 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def judge(
-    validation: CellValidation, cell: Cell, loaded: LoadedRecipe, reference: ReferenceResults
+    validation: CellValidation,
+    cell: Cell,
+    loaded: LoadedRecipe,
+    reference: ReferenceResults,
+    *,
+    final: bool = True,
 ) -> CellValidation:
-    """Gate a validated cell against its reference and settle its status."""
+    """Gate a validated cell against its reference and settle its status.
+
+    ``final`` is False for ``builder validate``: a cell validated apart from its reference
+    (one CI job per cell) has nothing to compare with yet, and its accuracy gates are
+    *pending* until ``builder assemble`` gates it against the merged reference. A release
+    (``final``) never leaves a gate pending: no reference result is inconclusive.
+    """
     if not validation.suites:
         return validation
     spec = loaded.recipe.validate
@@ -599,6 +610,8 @@ def judge(
             refused="; ".join(refused),
         )
         verdicts["accuracy"] = [g.to_json() for g in found]
+        if not final and ref_doc is None and not refused and not reference.is_self:
+            verdicts["accuracy"] = [_pending(g) for g in verdicts["accuracy"]]
     mine_perf = _artifact(validation, "perf", "perf.json")
     if mine_perf is not None:
         perf = gates.perf_gate(
@@ -615,6 +628,13 @@ def judge(
     verdicts["before"] = {"status": validation.status, "reason": validation.reason}
     status, reason = settle(validation, verdicts)
     return dataclasses.replace(validation, gates=verdicts, status=status, reason=reason)
+
+
+def _pending(gate: dict[str, Any]) -> dict[str, Any]:
+    if gate["verdict"] != "inconclusive":
+        return gate
+    note = f"{gate['note']}; gated when the cells are assembled (builder assemble)"
+    return {**gate, "verdict": "pending", "note": note}
 
 
 def ungated(validation: CellValidation) -> CellValidation:
@@ -648,8 +668,14 @@ def regate(
         loaded = recipes[cell.recipe]
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
         if cell.reference in (None, cell.id):
+            # A reference is not gated again; its own artifacts are its suites' files.
+            suites = tuple(
+                dataclasses.replace(s, artifacts=_files_of(s.name, files))
+                for s in outcome.validation.suites
+            )
+            mine = dataclasses.replace(outcome.validation, suites=suites)
             reference = ReferenceResults(label="this cell", is_self=True)
-            judged.append((outcome, reference, files))
+            judged.append((dataclasses.replace(outcome, validation=mine), reference, files))
             continue
         raw = ungated(outcome.validation)
         suites = tuple(
@@ -666,13 +692,6 @@ def regate(
         if found is None:
             continue
         cell, validation = outcome.cell, outcome.validation
-        if found.is_self:
-            # A reference is not gated again; its own artifacts are its suites' files.
-            suites = tuple(
-                dataclasses.replace(s, artifacts=_files_of(s.name, files))
-                for s in validation.suites
-            )
-            validation = dataclasses.replace(validation, suites=suites)
         payload = _payload(
             project,
             catalog,
@@ -807,7 +826,7 @@ def peak_throughput(validation: CellValidation) -> float | None:
     perf = _artifact(validation, "perf", "perf.json")
     points = (perf or {}).get("points") or []
     values = [float(p["output_throughput"]) for p in points if p.get("output_throughput")]
-    return round(max(values), 2) if values else None
+    return max(values) if values else None
 
 
 def _fresh_entry(cell: Cell, loaded: LoadedRecipe, v: CellValidation) -> dict[str, Any]:

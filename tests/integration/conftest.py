@@ -183,7 +183,8 @@ def release_overrides(registry_port: int) -> list[str]:
 
 @pytest.fixture(scope="session")
 def released(tmp_path_factory: pytest.TempPathFactory, registry_port: int) -> Path:
-    """A project whose two tiny recipes (same chip and engine) were released and passed."""
+    """A project whose two tiny recipes (same chip and engine) were released and passed; the
+    first also has its GGUF Q8_0 variant."""
     from builder.cli import main
 
     project = tmp_path_factory.mktemp("released")
@@ -192,7 +193,10 @@ def released(tmp_path_factory: pytest.TempPathFactory, registry_port: int) -> Pa
     (project / "recipes").mkdir()
     text = (ROOT / "recipes" / "tiny-llama.yaml").read_text()
     (project / "recipes" / "tiny-llama.yaml").write_text(text)
-    second = text.replace("name: Tiny-Llama\n", "name: Tiny-Llama-B\n")
+    # The second recipe without the GGUF variant: one cell each for most publish tests.
+    second = text.replace("name: Tiny-Llama\n", "name: Tiny-Llama-B\n").replace(
+        "quantization: [bf16, gguf-q8_0]", "quantization: [bf16]"
+    )
     (project / "recipes" / f"{SECOND_RECIPE}.yaml").write_text(second)
     (project / "README.md").write_text("# Demo\n\n<!-- START:models -->\n<!-- END:models -->\n")
     assert main(["release", "--root", str(project), *release_overrides(registry_port)]) == 0
@@ -201,11 +205,13 @@ def released(tmp_path_factory: pytest.TempPathFactory, registry_port: int) -> Pa
 
 @pytest.fixture
 def project(released: Path, tmp_path: Path) -> Path:
-    """A fresh copy of the released project for one test (the model cache is shared)."""
+    """A fresh copy of the released project for one test (the model and variant caches are
+    shared: publishing reads the weights each cell was validated with from them)."""
     copy = tmp_path / "project"
     shutil.copytree(released, copy, symlinks=True, ignore=shutil.ignore_patterns(".cache", ".lock"))
     (copy / "out" / ".cache").mkdir()
-    (copy / "out" / ".cache" / "models").symlink_to(released / "out" / ".cache" / "models")
+    for shared in ("models", "variants"):
+        (copy / "out" / ".cache" / shared).symlink_to(released / "out" / ".cache" / shared)
     return copy
 
 

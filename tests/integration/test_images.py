@@ -38,6 +38,7 @@ def publish_images(project: Path, docker_host: str, port: int, recipe: str) -> s
             "--target",
             "registry",
             f"recipe={recipe}",
+            "quantization=bf16",  # one image per recipe (tiny-llama also has a GGUF cell)
             *release_overrides(port),
         ],
         capture_output=True,

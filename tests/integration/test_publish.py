@@ -21,6 +21,10 @@ pytestmark = pytest.mark.integration
 CELL = "tiny-llama.cpu.bf16.transformers"
 REPO = "FlagRelease/Tiny-Llama-cpu-FlagOS"
 HUBS = ["--target", "local", "--target", "huggingface", "--target", "modelscope"]
+# tiny-llama also releases a GGUF variant; most tests publish its bf16 cell alone.
+ONE_CELL = ("recipe=tiny-llama", "quantization=bf16")
+GGUF_CELL = "tiny-llama.cpu.gguf-q8_0.transformers"
+GGUF_REPO = "FlagRelease/Tiny-Llama-GGUF-Q8_0-cpu-FlagOS"
 
 
 DOWNLOAD = (
@@ -69,9 +73,7 @@ def on_hub(hub: FakeHub, repo: str, revision: str) -> dict[str, str]:
 def test_dry_run_lists_every_file_and_uploads_nothing(
     project: Path, fake_hf: FakeHub, fake_ms: FakeHub
 ) -> None:
-    done = publish(
-        project, publish_env(fake_hf, fake_ms), "--dry-run", *HUBS, f"recipe={CELL.split('.')[0]}"
-    )
+    done = publish(project, publish_env(fake_hf, fake_ms), "--dry-run", *HUBS, *ONE_CELL)
     lines = done.stdout.splitlines()
     header = f"{CELL} -> huggingface: {REPO} @ main via staging-"
     assert any(line.startswith(header) for line in lines), done.stdout
@@ -86,11 +88,22 @@ def test_dry_run_lists_every_file_and_uploads_nothing(
     assert not (project / "out" / "hub").exists()
 
 
+def test_a_gguf_variant_publishes_its_file_not_the_source_weights(
+    project: Path, fake_hf: FakeHub, fake_ms: FakeHub
+) -> None:
+    env = publish_env(fake_hf, fake_ms)
+    done = publish(project, env, "--dry-run", "--target", "local", "quantization=gguf-q8_0")
+    lines = done.stdout.splitlines()
+    assert any(line.startswith(f"{GGUF_CELL} -> local: ") for line in lines), done.stdout
+    assert any(line.endswith("  Tiny-Llama-Q8_0.gguf") for line in lines), done.stdout
+    assert not any(line.endswith("  model.safetensors") for line in lines), done.stdout
+
+
 def test_publish_lands_whole_then_a_second_publish_sends_nothing(
     project: Path, fake_hf: FakeHub, fake_ms: FakeHub
 ) -> None:
     env = publish_env(fake_hf, fake_ms)
-    publish(project, env, *HUBS, "recipe=tiny-llama")
+    publish(project, env, *HUBS, *ONE_CELL)
     expected = released_files(project)
     assert on_hub(fake_hf, REPO, "main") == expected
     assert on_hub(fake_ms, REPO, "master") == expected
@@ -142,7 +155,7 @@ def test_publish_lands_whole_then_a_second_publish_sends_nothing(
     sent_hf, sent_ms = fake_hf.bytes_received, fake_ms.bytes_received
     commits_hf = len(hf_repo.commits)
     assert min(sent_hf, sent_ms) > 2_000_000
-    again = publish(project, env, *HUBS, "recipe=tiny-llama")
+    again = publish(project, env, *HUBS, *ONE_CELL)
     assert (fake_hf.bytes_received, fake_ms.bytes_received) == (sent_hf, sent_ms)
     assert len(hf_repo.commits) == commits_hf
     assert again.stdout.count("unchanged: ") == 3, again.stdout
@@ -158,7 +171,7 @@ def test_publish_killed_midway_resumes_to_the_same_content(
     hub.slow_upload_s = 0.05  # the 2.3 MB weights take ~2 s: time to kill it mid-upload
     args = [sys.executable, "-m", "builder", "publish", "--root", str(project)]
     proc = subprocess.Popen(
-        [*args, "--target", target, "recipe=tiny-llama"],
+        [*args, "--target", target, *ONE_CELL],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -171,7 +184,7 @@ def test_publish_killed_midway_resumes_to_the_same_content(
     # Users never see half a release: the branch they read has nothing of it yet.
     assert on_hub(hub, REPO, main) == {}
     hub.slow_upload_s = 0
-    publish(project, env, "--target", target, "recipe=tiny-llama")
+    publish(project, env, "--target", target, *ONE_CELL)
     assert on_hub(hub, REPO, main) == released_files(project)
     assert list(hub.repos[REPO].branches) == [main]
 
@@ -199,7 +212,8 @@ def test_bad_card_stops_its_cell_before_any_upload_and_not_the_others(
     message = f"{second}: not published to huggingface: model card: the YAML front matter"
     assert message in done.stdout
     assert f"1 publish(es) failed: {second} -> huggingface" in done.stderr
-    assert list(fake_hf.repos) == [REPO]  # the other cell went up; nothing of the broken one
+    # The other cells went up; nothing of the broken one.
+    assert sorted(fake_hf.repos) == [GGUF_REPO, REPO]
     assert on_hub(fake_hf, REPO, "main") == released_files(project)
 
 
@@ -212,7 +226,7 @@ def test_unqualified_cells_only_with_the_flag_and_marked(
         entry["status"] = "failed"
     index_path.write_text(json.dumps(index))
     env = publish_env(fake_hf, fake_ms)
-    done = publish(project, env, "--target", "huggingface", "recipe=tiny-llama")
+    done = publish(project, env, "--target", "huggingface", *ONE_CELL)
     assert f"{CELL}: skipped: status 'failed', not passed (use --allow-unqualified)" in done.stdout
     assert fake_hf.repos == {}
     done = publish(

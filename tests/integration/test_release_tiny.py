@@ -132,4 +132,5 @@ def test_engine_that_cannot_start_fails_its_cell(
     assert "engine-boom" in validation["reason"]
     assert "❌ failed" in (project / "README.md").read_text()
     _, err = capsys.readouterr()
-    assert "1 cell(s) failed: tiny-llama.cpu.bf16.transformers" in err
+    # Its GGUF variant is served by the same broken command and fails too.
+    assert f"2 cell(s) failed: {CELL}, {GGUF_CELL}" in err

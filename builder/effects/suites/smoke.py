@@ -74,7 +74,12 @@ def _models(client: httpx.Client, model_id: str, must_list: bool) -> str:
 def _usage(body: dict[str, Any]) -> int:
     usage = body.get("usage") or {}
     tokens = usage.get("completion_tokens")
-    if not isinstance(tokens, int) or tokens < 1:
+    # A model may end its turn at once, and engines differ on whether that end-of-turn token
+    # counts (transformers serve: 1, llama.cpp: 0). Zero is well-formed only when the engine
+    # says it stopped; an unfinished answer without tokens is not.
+    choices = body.get("choices") or [{}]
+    stopped = isinstance(choices[0], dict) and choices[0].get("finish_reason") == "stop"
+    if not isinstance(tokens, int) or tokens < (0 if stopped else 1):
         msg = f"usage.completion_tokens is {tokens!r}, expected a positive integer"
         raise ValueError(msg)
     return tokens
