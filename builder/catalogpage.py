@@ -92,11 +92,10 @@ def variants(
         if cell.recipe == loaded.name:
             by_quant.setdefault(cell.quantization, []).append(cell)
     reference_bytes = _reference_bytes(plan, loaded, entries)
+    # The recipe's order (its reference first, as authors write it); included ones after.
     order = list(loaded.recipe.matrix.quantization)
     rows = []
-    for quant_name in sorted(
-        by_quant, key=lambda q: (q not in order, order.index(q) if q in order else 0, q)
-    ):
+    for quant_name in sorted(by_quant, key=lambda q: (_position(order, q), q)):
         cells = by_quant[quant_name]
         found = [entries.get(c.id, {}) for c in cells]
         quant = catalog.quantizations[quant_name]
@@ -125,6 +124,10 @@ def variants(
             }
         )
     return rows
+
+
+def _position(order: list[str], name: str) -> int:
+    return order.index(name) if name in order else len(order)
 
 
 def _method_text(quant: QuantizationConf, catalog: Catalog) -> str:
