@@ -654,19 +654,24 @@ def regate(
 
     Cells validated on different machines (CI runners, launcher jobs) could not see their
     reference when they ran; once their folders are merged into out/, each cell is judged
-    against the reference's results there and its files are written again. The caller holds
-    the lock on out/.
+    against the reference's results there, and every cell's files are written again with the
+    variant tables of the whole release. The caller holds the lock on out/.
     """
     recipes = {r.name: r for r in plan.recipes}
     commit = recipes_commit(project)
     judged: list[tuple[Outcome, ReferenceResults | None, dict[str, bytes]]] = []
     for outcome in outcomes:
         cell, folder = outcome.cell, out_dir / outcome.cell.recipe / outcome.cell.id
-        if not outcome.validation.suites or not folder.is_dir():
+        if not folder.is_dir():
             judged.append((outcome, None, {}))
             continue
         loaded = recipes[cell.recipe]
         files = {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+        if not outcome.validation.suites:
+            # Not validated (awaiting a runner): nothing to gate, but its card's variant
+            # table was written on a runner that saw no other cell.
+            judged.append((outcome, ReferenceResults(label="not validated"), files))
+            continue
         if cell.reference in (None, cell.id):
             # A reference is not gated again; its own artifacts are its suites' files.
             suites = tuple(
