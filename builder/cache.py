@@ -5,8 +5,8 @@ rebuild can say which input changed. The parts fall in two groups:
 
 - the **validation** parts decide what is served and how it is checked (the resolved cell,
   the model source, chip, engine, quantization, the variant's weights, suites with their
-  data, run timeouts, the builder version). Their hash is the *validation key*: a cached validation result is
-  reused while it is unchanged.
+  data, run timeouts, the builder version). Their hash is the *validation key*: a cached
+  validation result is reused while it is unchanged.
 - the **render** parts only change the files written (the templates, the recipe's texts).
   The *render key* hashes the validation key, these parts and the validation result, so a
   template edit re-renders every cell without starting a single engine.
