@@ -490,6 +490,7 @@ def _workshop(project: Project, catalog: Catalog, cache_dir: Path, work: Path) -
         cache_dir=cache_dir,
         tools_dir=variants.default_tools_dir(),
         project_root=project.root,
+        work_dir=work / "variant",
         # Quantizers may download (their tool, calibration data) but never get credentials.
         env={k: v for k, v in os.environ.items() if not is_secret(k)},
         timeout_s=catalog.settings.quantize_timeout_s,

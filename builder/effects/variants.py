@@ -61,6 +61,9 @@ class Workshop:
     cache_dir: Path  # <out>/.cache
     tools_dir: Path
     project_root: Path
+    # The tools' scratch space and logs: kept when making a variant fails, so the log an
+    # error names is still there to read (removed after a success: it may hold a full copy).
+    work_dir: Path
     env: Mapping[str, str]
     timeout_s: float
     log: Log
@@ -134,9 +137,10 @@ def _produce(spec: VariantSpec, source_dir: Path, home: Path, shop: Workshop) ->
         tempfile.mkdtemp(prefix=f".{spec.key[:16]}.", suffix=".tmp", dir=shop.variants_dir)
     )
     try:
-        out, work = staged / "weights", staged / "work"
+        out, work = staged / "weights", shop.work_dir
         out.mkdir()
-        work.mkdir()
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
         tool, commands = _make(spec, source_dir, out, work, shop)
         shutil.rmtree(work)
         if not _files(out):

@@ -47,6 +47,7 @@ def workshop(cache: Path, lines: list[str]) -> variants.Workshop:
         cache_dir=cache,
         tools_dir=variants.default_tools_dir(),
         project_root=cache,
+        work_dir=cache / "work",
         env=dict(os.environ),
         timeout_s=600,
         log=lines.append,
@@ -109,6 +110,7 @@ def test_a_failed_quantizer_leaves_no_variant(catalog: Catalog, cache: Path) -> 
     lines: list[str] = []
     with pytest.raises(QuantizeError, match=r"compiled quantizer"):
         variants.prepare(broken, workshop(cache, lines))
+    assert (cache / "work" / "convert_hf_to_gguf.log").is_file()  # kept for the reader
     left = sorted(p.name for p in (cache / "variants").iterdir() if not p.name.endswith(".lock"))
     assert left == []
 
@@ -127,7 +129,7 @@ catalog = load_catalog(root / "conf")
 loaded = parse_recipe(RECIPE, name="tiny", file="recipes/tiny.yaml", catalog=catalog)
 shop = variants.Workshop(
     cache_dir=cache, tools_dir=variants.default_tools_dir(), project_root=cache,
-    env={}, timeout_s=600, log=print,
+    work_dir=cache / "work", env={}, timeout_s=600, log=print,
 )
 variants.prepare(variant_spec(loaded, catalog, "gguf-q8_0"), shop)
 """
