@@ -40,10 +40,10 @@ def plan_render(models: int, profile: str | None) -> dict[str, Any]:
     """Compose, load, expand, key and render ``models * 200`` cells, in one process."""
     from synth import synth_project
 
-    from builder.catalog import load_catalog
-    from builder.matrix import Selection, expand
-    from builder.recipes import load_recipes, recipe_files
-    from builder.render import render_cell
+    from builder.core.catalog import load_catalog
+    from builder.core.matrix import Selection, expand
+    from builder.core.recipes import load_recipes, recipe_files
+    from builder.core.render import render_cell
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     root = synth_project(tmp / "project", models)
@@ -66,8 +66,8 @@ def plan_render(models: int, profile: str | None) -> dict[str, Any]:
     if profile == "plan":
         profiler.stop()
     by_name = {r.name: r for r in plan.recipes}
-    from builder import scaleout
-    from builder.project import Project
+    from builder.core.project import Project
+    from builder.run import scaleout
 
     keys = scaleout.cell_keys(Project(root=root), catalog, plan)
     t4 = time.perf_counter()
@@ -126,8 +126,8 @@ def render_disk(models: int) -> dict[str, Any]:
     build cache), then the same again with everything cached."""
     from synth import synth_project
 
-    from builder import pipeline
     from builder.cli import load
+    from builder.run import pipeline
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-disk-"))
     root = synth_project(tmp / "project", models)
@@ -154,8 +154,8 @@ def render_disk(models: int) -> dict[str, Any]:
 
 def noop_release(profile: bool) -> dict[str, Any]:
     """A release of the shipped recipes after one that built everything: nothing to do."""
-    from builder import pipeline
     from builder.cli import load
+    from builder.run import pipeline
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-noop-"))
     root = tmp / "project"

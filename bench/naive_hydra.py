@@ -12,11 +12,11 @@ from typing import Any
 
 import hydra
 
-from builder.catalog import GROUPS, _typed, _typed_group
-from builder.matrix import Selection, expand
-from builder.model import Catalog, Settings
-from builder.recipes import load_recipes
-from builder.render import render_cell
+from builder.core.catalog import GROUPS, _typed, _typed_group
+from builder.core.matrix import Selection, expand
+from builder.core.model import Catalog, Settings
+from builder.core.recipes import load_recipes
+from builder.core.render import render_cell
 
 CELLS_PER_MODEL = 200
 

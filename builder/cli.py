@@ -13,15 +13,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder import __version__, guard, lint, schema
-from builder.catalog import load_catalog
+from builder import __version__
+from builder.core import guard, schema
+from builder.core.catalog import load_catalog
+from builder.core.matrix import AXES, Selection, expand
+from builder.core.model import Catalog, Plan
+from builder.core.plan_view import github_outputs, github_shards, plan_table
+from builder.core.project import Project, find_root
+from builder.core.recipes import load_recipes, recipe_files
+from builder.core.variants import plan_variants
 from builder.errors import BuilderError, ConfigError, UsageError, ValidationFailed, unknown_name
-from builder.matrix import AXES, Selection, expand
-from builder.model import Catalog, Plan
-from builder.planview import github_outputs, github_shards, plan_table
-from builder.project import Project, find_root
-from builder.recipes import load_recipes, recipe_files
-from builder.variants import plan_variants
+from builder.run import lint
 
 SELECTION_KEYS = ("recipe", *AXES)
 
@@ -107,7 +109,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     else:
         builds = None
         if args.explain:
-            from builder import scaleout
+            from builder.run import scaleout
 
             decided = scaleout.decisions(loaded.project, loaded.catalog, plan)
             builds = {cell: d.text() for cell, d in decided.items()}
@@ -117,7 +119,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from builder import cache, scaleout
+    from builder.core import keys as cache
+    from builder.run import scaleout
 
     def plan_of(root: Path) -> tuple[Catalog, Plan]:
         loaded = load(root, args.overrides)
@@ -136,7 +139,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_assemble(args: argparse.Namespace) -> int:
-    from builder import scaleout
+    from builder.run import scaleout
 
     started = time.monotonic()
     loaded = load(args.root, args.overrides)
@@ -147,7 +150,7 @@ def cmd_assemble(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    from builder import pipeline
+    from builder.run import pipeline
 
     loaded = load(args.root, args.overrides)
     if not loaded.plan.cells:
@@ -161,7 +164,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
         print(line, flush=True)
 
     if getattr(args, "launcher", None):
-        from builder import launch
+        from builder.run import launch
 
         outcomes = launch.run(loaded, args.command, args.launcher, args.overrides, log=log)
     else:
@@ -235,7 +238,7 @@ def cmd_baseline(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from builder.errors import PublishError
-    from builder.publish.run import DEFAULT_TARGETS, publish
+    from builder.run.publish import DEFAULT_TARGETS, publish
 
     loaded = load(args.root, args.overrides)
     results = publish(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from builder.catalog import load_catalog
-from builder.model import (
+from builder.core.catalog import load_catalog
+from builder.core.model import (
     Catalog,
     ChipConf,
     EngineConf,

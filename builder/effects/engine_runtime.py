@@ -12,10 +12,10 @@ from pathlib import Path
 
 import httpx
 
+from builder.core.engines import ServeCommand, serve_command
+from builder.core.model import EngineConf, ScalarValue
 from builder.effects.proc import Server, group_alive
-from builder.engines import ServeCommand, serve_command
 from builder.errors import EngineError
-from builder.model import EngineConf, ScalarValue
 
 HOST = "127.0.0.1"
 

@@ -6,7 +6,7 @@ import json
 import shutil
 import subprocess
 
-from builder.dockerlint import Finding
+from builder.core.dockerlint import Finding
 from builder.errors import ConfigError
 
 

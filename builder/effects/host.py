@@ -7,8 +7,8 @@ import platform
 import shutil
 from pathlib import Path
 
+from builder.core.model import ChipConf
 from builder.effects import proc
-from builder.model import ChipConf
 
 
 def chip_present(chip: ChipConf) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from builder.core.render import source_parts
 from builder.errors import ModelSourceError
-from builder.render import source_parts
 
 TINY_LLAMA_SEED = 0
 

@@ -31,10 +31,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from builder.core.variants import VariantSpec
 from builder.effects import fs, killpoint
 from builder.effects.models import materialize
 from builder.errors import OutputError, QuantizeError
-from builder.variants import VariantSpec
 
 Log = Callable[[str], None]
 RECORD = "variant.json"

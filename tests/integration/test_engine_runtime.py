@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from builder.core.model import EngineConf
 from builder.effects.engine_runtime import running_engine
 from builder.effects.proc import group_alive
 from builder.errors import EngineError
-from builder.model import EngineConf
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from builder.core.model import EngineConf
 from builder.effects.engine_runtime import is_secret, running_engine
-from builder.model import EngineConf
 from tests.integration.fault_project import FAKE_ENGINE
 
 pytestmark = pytest.mark.integration

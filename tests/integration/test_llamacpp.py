@@ -24,9 +24,9 @@ import yaml
 from gguf import GGMLQuantizationType, GGUFReader, LlamaFileType
 
 from builder.cli import main
+from builder.core.model import PerfScenario
 from builder.effects.suites import perf
 from builder.effects.tinymodel import sum_facts
-from builder.model import PerfScenario
 from tests.conftest import ROOT
 from tests.support.project import new_project
 

@@ -22,11 +22,11 @@ import pytest
 import yaml
 from safetensors import safe_open
 
+from builder.core.variants import VariantSpec
 from builder.effects.quantizers import llmcompressor
 from builder.effects.quantizers.job import QuantizeJob
 from builder.effects.tinymodel import generate_tiny_llama, sum_facts
 from builder.effects.variants import default_tools_dir
-from builder.variants import VariantSpec
 from tests.conftest import ROOT
 
 pytestmark = [

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from builder.cli import load, main
-from builder.pipeline import run
+from builder.run.pipeline import run
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 
 from builder.cli import main
+from builder.core.matrix import Selection, expand
+from builder.core.model import Catalog
+from builder.core.recipes import parse_recipe
+from builder.core.variants import plan_variants, variant_spec
 from builder.effects import variants
 from builder.effects.models import materialize
 from builder.errors import QuantizeError
-from builder.matrix import Selection, expand
-from builder.model import Catalog
-from builder.recipes import parse_recipe
-from builder.variants import plan_variants, variant_spec
 from tests.support.project import new_project
 
 pytestmark = pytest.mark.integration
@@ -118,10 +118,10 @@ def test_a_failed_quantizer_leaves_no_variant(catalog: Catalog, cache: Path) -> 
 KILLED_PRODUCER = """
 import sys
 from pathlib import Path
-from builder.catalog import load_catalog
+from builder.core.catalog import load_catalog
 from builder.effects import variants
-from builder.recipes import parse_recipe
-from builder.variants import variant_spec
+from builder.core.recipes import parse_recipe
+from builder.core.variants import variant_spec
 from tests.integration.test_variants import RECIPE
 
 root, cache = Path(sys.argv[1]), Path(sys.argv[2])

@@ -277,7 +277,7 @@ def _field(pattern: str) -> st.SearchStrategy[str]:
 def pattern_valid_recipes(draw: st.DrawFn) -> dict[str, Any]:
     """Recipes whose every field matches its pattern: they get past the schema, so what
     they hold reaches the plan and the templates (where the odd ones must stay inert)."""
-    from builder import model as m
+    from builder.core import model as m
 
     recipe = base_recipe()
     # Hypothesis cannot generate from look-aheads: these regexes cover the same words.

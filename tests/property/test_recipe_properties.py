@@ -24,11 +24,11 @@ import yaml
 from hypothesis import assume, event, given, note
 from hypothesis import strategies as st
 
+from builder.core.matrix import Selection, expand
+from builder.core.model import Catalog, LoadedRecipe
+from builder.core.recipes import RECIPE_NAME, load_recipe
+from builder.core.render import CONTAINER_MODEL_ROOT, render_cell
 from builder.errors import RecipeError
-from builder.matrix import Selection, expand
-from builder.model import Catalog, LoadedRecipe
-from builder.recipes import RECIPE_NAME, load_recipe
-from builder.render import CONTAINER_MODEL_ROOT, render_cell
 from tests.conftest import ROOT
 from tests.property.strategies import (
     MARKER,

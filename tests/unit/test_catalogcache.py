@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.catalog import load_catalog
+from builder.core.catalog import load_catalog
 from builder.errors import ConfigError
 from tests.conftest import ROOT
 

@@ -34,7 +34,7 @@ def test_unknown_target_suggests(project: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_every_publish_kind_has_a_publisher() -> None:
-    from builder.catalog import load_catalog
+    from builder.core.catalog import load_catalog
     from builder.effects.publishers import PUBLISHERS
 
     catalog = load_catalog(ROOT / "conf")

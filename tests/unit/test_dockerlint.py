@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from builder.cli import main
-from builder.dockerlint import Finding, unwaived, waiver_problems
+from builder.core.dockerlint import Finding, unwaived, waiver_problems
 from builder.effects.hadolint import hadolint
 from tests.conftest import ROOT
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from builder import gates
-from builder.pipeline import settle
-from builder.results import CellValidation
+from builder.core import gates
+from builder.core.results import CellValidation
+from builder.run.pipeline import settle
 
 
 def doc(scores: list[float], metric: str = "exact_match") -> dict[str, Any]:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from builder.core.variants import VariantSpec
 from builder.effects.quantizers import gguf
 from builder.effects.quantizers.job import QuantizeJob
 from builder.errors import QuantizeError
-from builder.variants import VariantSpec
 
 MEMBERS = {
     "llama_cpp_python-0.3.36/vendor/llama.cpp/convert_hf_to_gguf.py": b"print('convert')\n",
@@ -111,9 +111,9 @@ def test_k_quants_without_compiled_llama_cpp_say_how_to_get_it(tmp_path: Path) -
 
 
 def test_quantizers_get_no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from builder.catalog import load_catalog
-    from builder.pipeline import _workshop
-    from builder.project import Project
+    from builder.core.catalog import load_catalog
+    from builder.core.project import Project
+    from builder.run.pipeline import _workshop
     from tests.conftest import ROOT
 
     monkeypatch.setenv("HF_TOKEN", "hf_secret")

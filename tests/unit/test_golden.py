@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from builder import gates
-from builder.catalogpage import catalog_markdown
-from builder.matrix import Selection, expand
-from builder.model import Catalog, Cell, Plan
-from builder.pipeline import index_entry
-from builder.recipes import load_recipes, recipe_files
-from builder.render import render_cell
-from builder.report import release_table
-from builder.results import CellValidation, Check, SuiteResult
+from builder.core import gates
+from builder.core.catalog_page import catalog_markdown
+from builder.core.matrix import Selection, expand
+from builder.core.model import Catalog, Cell, Plan
+from builder.core.recipes import load_recipes, recipe_files
+from builder.core.render import render_cell
+from builder.core.report import release_table
+from builder.core.results import CellValidation, Check, SuiteResult
+from builder.run.pipeline import index_entry
 from tests.conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from builder import cache, pipeline
 from builder.cli import load, main
+from builder.core import keys as cache
+from builder.core.plan_view import github_matrix, github_shards
 from builder.errors import OutputError, UsageError
-from builder.planview import github_matrix, github_shards
+from builder.run import pipeline
 from tests.conftest import ROOT
 
 RECIPES = ("qwen3-8b", "deepseek-r1-distill-qwen-7b")
@@ -104,7 +105,7 @@ def test_editing_a_chip_entry_reruns_only_that_chips_cells(project: Path) -> Non
 
 def test_editing_a_template_rerenders_every_cell_and_keeps_validation_keys(project: Path) -> None:
     loaded = load(project, [])
-    from builder import scaleout
+    from builder.run import scaleout
 
     before = {k.cell: k for k in scaleout.cell_keys(loaded.project, loaded.catalog, loaded.plan)}
     first = release(project)
@@ -129,16 +130,16 @@ def test_suite_data_files_are_inputs(project: Path) -> None:
     (project / "tasks").mkdir()
     (project / "tasks/smoke.jsonl").write_text('{"q": 1}\n')
     edit(project / "conf/suite/smoke.yaml", "timeout_s:", "data: tasks/smoke.jsonl\ntimeout_s:")
-    import builder.model
+    import builder.core.model
 
     # The lead's suite schema will carry data paths; here an extra field stands in for one.
-    fields = builder.model.SuiteConf.__dataclass_fields__
+    fields = builder.core.model.SuiteConf.__dataclass_fields__
     if "data" not in fields:
         edit(project / "conf/suite/smoke.yaml", "data: tasks/smoke.jsonl\n", "")
         cache.SUITE_INPUTS["smoke"] = ("tasks/*.jsonl",)
     try:
         loaded = load(project, [])
-        from builder import scaleout
+        from builder.run import scaleout
 
         keys = {k.cell: k for k in scaleout.cell_keys(loaded.project, loaded.catalog, loaded.plan)}
         (project / "tasks/smoke.jsonl").write_text('{"q": 2}\n')

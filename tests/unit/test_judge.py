@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from builder.matrix import Selection, expand
-from builder.model import Catalog
-from builder.pipeline import ReferenceResults, judge
-from builder.recipes import load_recipes
-from builder.results import CellValidation, Check, SuiteResult
+from builder.core.matrix import Selection, expand
+from builder.core.model import Catalog
+from builder.core.recipes import load_recipes
+from builder.core.results import CellValidation, Check, SuiteResult
+from builder.run.pipeline import ReferenceResults, judge
 from tests.conftest import ROOT
 
 ACCURACY = {

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
+from builder.core.variants import VariantSpec
 from builder.effects.quantizers import llmcompressor
 from builder.effects.quantizers.job import QuantizeJob
 from builder.errors import QuantizeError
-from builder.variants import VariantSpec
 from tests.conftest import ROOT
 
 CONF = yaml.safe_load((ROOT / "conf" / "quantizer" / "llmcompressor.yaml").read_text())

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from builder.matrix import Selection, expand
-from builder.model import Catalog, LoadedRecipe
-from builder.recipes import parse_recipe
+from builder.core.matrix import Selection, expand
+from builder.core.model import Catalog, LoadedRecipe
+from builder.core.recipes import parse_recipe
 
 RECIPE = """\
 model: {name: Demo-7B, source: "huggingface://org/demo@abc", license: mit}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from builder.core.model import PerfScenario
 from builder.effects.suites.perf import _Request, from_vllm_result, point_stats, prompts
-from builder.model import PerfScenario
 
 SHAPE = PerfScenario(input_len=8, output_len=4)
 

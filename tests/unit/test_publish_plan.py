@@ -6,9 +6,9 @@ import hashlib
 
 import pytest
 
-from builder.effects.retry import transient, with_retries
-from builder.publish.card import card_problems
-from builder.publish.plan import (
+from builder.core.card import card_problems
+from builder.core.report import release_table
+from builder.core.uploads import (
     LocalFile,
     RemoteFile,
     UploadPlan,
@@ -18,7 +18,7 @@ from builder.publish.plan import (
     git_blob_sha1,
     release_files,
 )
-from builder.report import release_table
+from builder.effects.retry import transient, with_retries
 from tests.conftest import ROOT
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from builder.errors import OutputError
-from builder.publish.run import _validated_weights
+from builder.run.publish import _validated_weights
 
 
 def cell_with_variant(out: Path, data: bytes) -> tuple[Path, Path]:

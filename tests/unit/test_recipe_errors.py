@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from builder.core.model import Catalog
+from builder.core.recipes import parse_recipe
 from builder.errors import RecipeError
-from builder.model import Catalog
-from builder.recipes import parse_recipe
 
 GOOD = """\
 model:

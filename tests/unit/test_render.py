@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-import builder.catalog
+import builder.core.catalog
 from builder.cli import load
-from builder.matrix import Selection, expand
-from builder.model import Catalog
-from builder.recipes import parse_recipe
-from builder.render import render_cell
+from builder.core.matrix import Selection, expand
+from builder.core.model import Catalog
+from builder.core.recipes import parse_recipe
+from builder.core.render import render_cell
 from tests.conftest import ROOT
 
 RECIPE = """\
@@ -42,13 +42,13 @@ def test_rendering_is_deterministic(catalog: Catalog) -> None:
 
 def test_catalogs_are_composed_once_per_run(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[object] = []
-    real = builder.catalog.compose
+    real = builder.core.catalog.compose
 
     def counting(*args: object, **kwargs: object) -> object:
         calls.append(args)
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(builder.catalog, "compose", counting)
+    monkeypatch.setattr(builder.core.catalog, "compose", counting)
     # Without the composed-catalog cache (tests/unit/test_catalogcache.py), which skips it.
     monkeypatch.setenv("BUILDER_CATALOG_CACHE", "0")
     loaded = load(ROOT, [])

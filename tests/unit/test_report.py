@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder.report import END, START, release_table, replace_between_markers
+from builder.core.report import END, START, release_table, replace_between_markers
 
 
 def entry(cell_id: str, status: str = "passed") -> dict[str, str]:

@@ -7,9 +7,9 @@ import json
 import jsonschema
 import pytest
 
-from builder.model import Catalog
-from builder.schema import SCHEMA_PATH, schema_text
-from builder.yamlsafe import load_text
+from builder.core.model import Catalog
+from builder.core.schema import SCHEMA_PATH, schema_text
+from builder.core.yamlsafe import load_text
 from tests.conftest import ROOT
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from builder.core.matrix import Selection, expand
+from builder.core.model import Catalog
+from builder.core.recipes import load_recipe, parse_recipe
 from builder.errors import RecipeError
-from builder.matrix import Selection, expand
-from builder.model import Catalog
-from builder.recipes import load_recipe, parse_recipe
 
 ONE_CELL = """\
 model:

@@ -6,11 +6,11 @@ import dataclasses
 
 import pytest
 
+from builder.core.matrix import Selection, expand
+from builder.core.model import Catalog
+from builder.core.recipes import parse_recipe
+from builder.core.variants import plan_variants, variant_spec
 from builder.errors import RecipeError
-from builder.matrix import Selection, expand
-from builder.model import Catalog
-from builder.recipes import parse_recipe
-from builder.variants import plan_variants, variant_spec
 
 RECIPE = """\
 model:

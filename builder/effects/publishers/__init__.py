@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from builder.model import Cell, PublishConf, Settings
-from builder.publish.plan import LocalFile, RemoteFile, UploadPlan
+from builder.core.model import Cell, PublishConf, Settings
+from builder.core.uploads import LocalFile, RemoteFile, UploadPlan
 
 Log = Callable[[str], None]
 
@@ -85,7 +85,7 @@ def _modelscope(conf: PublishConf, ctx: Context) -> Publisher:
 
 
 def _registry(conf: PublishConf, ctx: Context) -> Publisher:
-    from builder.effects.publishers.registry import ImageRegistry
+    from builder.effects.publishers.oci import ImageRegistry
 
     return ImageRegistry(conf, ctx)
 

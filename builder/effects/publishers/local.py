@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from builder.core.model import Cell, PublishConf
+from builder.core.uploads import LocalFile, RemoteFile, UploadPlan, same_content
 from builder.effects import fs
 from builder.effects.publishers import Context, Names, Published
-from builder.effects.publishers.files import collect, hash_file
+from builder.effects.publishers._files import collect, hash_file
 from builder.errors import PublishError
-from builder.model import Cell, PublishConf
-from builder.publish.plan import LocalFile, RemoteFile, UploadPlan, same_content
 
 
 class LocalHub:

@@ -17,12 +17,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from builder.core.model import Cell, PublishConf
+from builder.core.uploads import LocalFile, RemoteFile, UploadPlan, same_content
 from builder.effects.publishers import Context, Names, Published
-from builder.effects.publishers.files import collect
+from builder.effects.publishers._files import collect
 from builder.effects.retry import with_retries
 from builder.errors import PublishError
-from builder.model import Cell, PublishConf
-from builder.publish.plan import LocalFile, RemoteFile, UploadPlan, same_content
 
 
 class ModelScopeHub:

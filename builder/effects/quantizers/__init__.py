@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Protocol
 
+from builder.core.variants import QUANTIZER_MODULES
 from builder.effects.quantizers import gguf, llmcompressor
 from builder.effects.quantizers.job import Produced, QuantizeJob
 from builder.errors import ConfigError, unknown_name
-from builder.variants import QUANTIZER_MODULES
 
 
 class Quantizer(Protocol):

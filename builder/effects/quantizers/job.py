@@ -6,9 +6,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from builder.core.variants import VariantSpec
 from builder.effects.proc import run_job
 from builder.errors import QuantizeError
-from builder.variants import VariantSpec
 
 
 @dataclass(frozen=True, kw_only=True)

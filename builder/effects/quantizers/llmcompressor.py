@@ -19,9 +19,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from builder.core.variants import VariantSpec
 from builder.effects.quantizers.job import Produced, QuantizeJob, run_tool
 from builder.errors import QuantizeError
-from builder.variants import VariantSpec
 
 # Installed before the requirements, and pinned again beside them, so pip keeps the build the
 # index offers for this exact version (the CPU wheel here, the CUDA one on a GPU runner).

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final, Protocol
 
+from builder.core.results import SuiteResult
 from builder.effects.suites import accuracy, perf, smoke
 from builder.effects.suites.context import SuiteContext
-from builder.results import SuiteResult
 
 
 class SuiteModule(Protocol):

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from builder.core.model import EngineConf, SuiteConf, ValidateSpec
 from builder.effects.engine_runtime import RunningEngine
-from builder.model import EngineConf, SuiteConf, ValidateSpec
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,10 +21,10 @@ from typing import Any
 
 import httpx
 
+from builder.core.model import PerfScenario
+from builder.core.results import Check, SuiteResult
 from builder.effects import proc
 from builder.effects.suites.context import SuiteContext
-from builder.model import PerfScenario
-from builder.results import Check, SuiteResult
 
 PERCENTILES = (50, 90, 99)
 # Prompt text: plain words, so every tokenizer makes roughly one token per word. The real

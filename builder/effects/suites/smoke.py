@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 
+from builder.core.results import Check, SuiteResult
 from builder.effects.engine_runtime import RunningEngine
 from builder.effects.suites.context import SuiteContext
-from builder.results import Check, SuiteResult
 
 PROMPT = "The capital of France is"
 

@@ -1,0 +1,591 @@
+"""The typed model: recipes (untrusted input), catalogs (conf/), and the cells a plan holds.
+
+Recipe classes are read by :mod:`builder.core.typed` with file/line errors and also generate the
+recipe JSON Schema. Catalog classes are OmegaConf structured configs for the entries Hydra
+composes from conf/. All of them are frozen: once loaded, nothing mutates them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from builder.errors import SourceLoc
+
+# Patterns for values that end up in shell lines, Dockerfiles, paths and repo names.
+NAME = r"[a-z0-9][a-z0-9_-]{0,63}"
+# Words joined by single separators: also a valid Docker image path once lowercased, and a
+# valid Hugging Face repo name (no "..", "--", leading or trailing separator).
+MODEL_NAME = r"(?=.{1,96}$)[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*"
+REPO_PART = r"[A-Za-z0-9][A-Za-z0-9._-]{0,95}"
+REVISION = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+SOURCE = (
+    rf"(?:huggingface|modelscope)://{REPO_PART}/{REPO_PART}(?:@{REVISION})?"
+    r"|file:///(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,255}"
+    r"|generate://tiny-llama"
+)
+# An adapter's source: as a model's, or the tiny LoRA the builder makes for its own tests.
+ADAPTER_SOURCE = SOURCE.replace("generate://tiny-llama", "generate://tiny-lora")
+# Calibration data: a JSON-lines file of the project ({"text": ...} per line) or a Hub data set.
+CALIBRATION = (
+    r"calibration/(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,200}\.jsonl"
+    rf"|huggingface://{REPO_PART}/{REPO_PART}(?:@{REVISION})?"
+)
+LICENSE = r"[a-z0-9][a-z0-9.+-]{0,63}"
+LANGUAGE = r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?"
+ARG_NAME = r"[a-z][a-z0-9_]{0,63}"
+SAFE_TEXT = r"[^\x00-\x1f\x7f]{0,2000}"
+# One line of prose for the model card: it starts with a letter, digit, quote or
+# parenthesis (so it cannot open a Markdown heading, list, quote or code block), holds no
+# HTML or code spans, no control characters and nothing invisible that changes how text
+# reads (bidirectional overrides, zero-width characters, line separators).
+DESCRIPTION = (
+    r"(?:[A-Za-z0-9\u00c0-\u1fff\u3040-\ud7ff\"'(]"
+    r"[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff<>`]{0,1999})?"
+)
+RELEASE_NAME = r"[A-Za-z0-9{}._-]{1,96}"
+# What a release name must be once its placeholders are filled (a Hub repository name).
+REPO_NAME = r"(?=.{1,96}$)[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*"
+# A string engine argument: one token with no shell, Markdown or path-escape meaning. It
+# cannot start with "-" (another flag), "/" or "~" (a file of the host), nor hold "..".
+SERVE_VALUE = r"(?![-/~.])(?!.*\.\.)[A-Za-z0-9_.,:=+@%{}\[\]\" /-]{0,256}"
+# Engine arguments the builder sets itself: a recipe must not move the server off loopback,
+# change its port or swap the model it validates.
+RESERVED_SERVE_ARGS = ("host", "port", "model", "served_model_name")
+# Engine arguments that load code or read files of the host (vLLM and SGLang names): a
+# recipe must not reach the runner's file system through the engine.
+DENIED_SERVE_ARGS = (
+    "allowed_local_media_path",
+    "api_key",
+    "config",
+    "download_dir",
+    "logits_processors",
+    "middleware",
+    "reasoning_parser_plugin",
+    "ssl_ca_certs",
+    "ssl_certfile",
+    "ssl_keyfile",
+    "tool_parser_plugin",
+    "worker_cls",
+    "worker_extension_cls",
+)
+TASK_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}"
+BASELINE_PATH = r"baselines/(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,200}\.json"
+
+ScalarValue = str | int | float | bool
+
+
+def _doc(text: str, pattern: str | None = None, values: str | None = None) -> dict[str, str]:
+    meta = {"doc": text}
+    if pattern is not None:
+        meta["pattern"] = pattern
+    if values is not None:
+        meta["value_pattern"] = values  # for mappings: what string values must match
+    return meta
+
+
+# ---------------------------------------------------------------------------------- recipes
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSpec:
+    """The model a recipe releases."""
+
+    name: str = field(metadata=_doc("Model name used in release names, e.g. Qwen3-8B", MODEL_NAME))
+    source: str = field(
+        metadata=_doc(
+            "Where the weights come from: huggingface://org/name@rev, modelscope://org/name@rev, "
+            "file:///path or generate://tiny-llama",
+            SOURCE,
+        )
+    )
+    license: str = field(metadata=_doc("SPDX-style license id, e.g. apache-2.0", LICENSE))
+    languages: list[str] = field(default_factory=list, metadata=_doc("ISO codes", LANGUAGE))
+    description: str = field(
+        default="", metadata=_doc("One line of prose for the card", DESCRIPTION)
+    )
+    adapter: AdapterSpec | None = field(
+        default=None,
+        metadata=_doc("A LoRA adapter released with the model (merged by lora-merged cells)"),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AdapterSpec:
+    """A LoRA adapter for the model's weights (peft format: adapter_config.json + weights)."""
+
+    source: str = field(
+        metadata=_doc(
+            "Where the adapter comes from: huggingface://, modelscope://, file:/// "
+            "or generate://tiny-lora",
+            ADAPTER_SOURCE,
+        )
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CalibrationSpec:
+    """Calibration data for quantizers that need it (GPTQ, SmoothQuant)."""
+
+    dataset: str = field(
+        metadata=_doc(
+            'calibration/<file>.jsonl (one {"text": ...} per line) or huggingface://org/name',
+            CALIBRATION,
+        )
+    )
+    samples: int = field(default=256, metadata=_doc("Calibration samples (1-100000)"))
+    max_seq_length: int = field(
+        default=2048, metadata=_doc("Tokens per calibration sample (16-1048576)")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class VariantSource:
+    """What the catalog leaves to the recipe for one quantization's weights."""
+
+    source: str | None = field(
+        default=None,
+        metadata=_doc("Prequantized quantizations: the repository holding the weights", SOURCE),
+    )
+    calibration: CalibrationSpec | None = field(
+        default=None, metadata=_doc("Quantizers that calibrate: the data they use")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Axes:
+    """The axes whose product is the build matrix."""
+
+    chip: list[str] = field(metadata=_doc("Chip names from conf/chip", NAME))
+    quantization: list[str] = field(metadata=_doc("Quantizations from conf/quantization", NAME))
+    engine: list[str] = field(metadata=_doc("Serving engines from conf/engine", NAME))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selector:
+    """Matches cells: every axis given must be equal; an axis left out matches anything."""
+
+    chip: str | None = field(default=None, metadata=_doc("Chip name", NAME))
+    quantization: str | None = field(default=None, metadata=_doc("Quantization name", NAME))
+    engine: str | None = field(default=None, metadata=_doc("Engine name", NAME))
+
+    def matches(self, chip: str, quantization: str, engine: str) -> bool:
+        return (
+            self.chip in (None, chip)
+            and self.quantization in (None, quantization)
+            and self.engine in (None, engine)
+        )
+
+    def given(self) -> dict[str, str]:
+        values = {"chip": self.chip, "quantization": self.quantization, "engine": self.engine}
+        return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Override:
+    """Engine arguments for the cells a selector matches (later entries win)."""
+
+    select: Selector
+    serve: dict[str, ScalarValue] = field(
+        default_factory=dict,
+        metadata=_doc("Engine arguments (vLLM names, _ for -)", ARG_NAME, SERVE_VALUE),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AccuracySpec:
+    """The accuracy suite: lm-eval tasks run against the cell's own server, and their gate."""
+
+    tasks: list[str] = field(
+        default_factory=lambda: ["tiny_arith_gen"],
+        metadata=_doc("lm-eval task names, or tasks bundled in tasks/", TASK_NAME),
+    )
+    limit: int | None = field(
+        default=None, metadata=_doc("Samples per task (all when unset); at least 1")
+    )
+    num_fewshot: int | None = field(default=None, metadata=_doc("Few-shot examples per prompt"))
+    apply_chat_template: bool = field(
+        default=False, metadata=_doc("Send prompts through the chat endpoint and template")
+    )
+    gen_kwargs: dict[str, ScalarValue] = field(
+        default_factory=dict,
+        metadata=_doc("Generation arguments for generative tasks (lm-eval --gen_kwargs)", ARG_NAME),
+    )
+    max_drop: float = field(
+        default=0.05, metadata=_doc("Largest tolerated drop against the reference, relative (0-1)")
+    )
+    confidence: float = field(
+        default=0.95, metadata=_doc("Confidence of the interval the gate decides on (0.5-0.999)")
+    )
+    baseline: str | None = field(
+        default=None,
+        metadata=_doc(
+            "A stored reference result (baselines/...json), used when the reference cell "
+            "did not run in this release",
+            BASELINE_PATH,
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerfScenario:
+    """One request shape of the performance sweep."""
+
+    input_len: int = field(metadata=_doc("Prompt tokens per request"))
+    output_len: int = field(metadata=_doc("Generated tokens per request"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PerfSpec:
+    """The performance suite: a concurrency sweep against the cell's server, and its gate."""
+
+    scenarios: list[PerfScenario] = field(
+        default_factory=lambda: [
+            PerfScenario(input_len=1024, output_len=1024),
+            PerfScenario(input_len=4096, output_len=1024),
+        ],
+        metadata=_doc("Request shapes (FlagRelease measures 1k/1k and 4k/1k)"),
+    )
+    concurrency: list[int] = field(
+        default_factory=lambda: [1, 4, 16, 64], metadata=_doc("Concurrent requests per point")
+    )
+    prompts_per_point: int = field(
+        default=4, metadata=_doc("Requests per point, as a multiple of its concurrency")
+    )
+    min_ratio: float = field(
+        default=0.8,
+        metadata=_doc("Throughput each point must reach, as a share of the reference's (0-1)"),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidateSpec:
+    """How cells are validated."""
+
+    reference: Selector | None = field(
+        default=None, metadata=_doc("The cell others are compared with")
+    )
+    suites: list[str] = field(
+        default_factory=lambda: ["smoke"], metadata=_doc("Suites from conf/suite", NAME)
+    )
+    accuracy: AccuracySpec = field(default_factory=AccuracySpec)
+    perf: PerfSpec = field(default_factory=PerfSpec)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReleaseSpec:
+    """How released artifacts are named."""
+
+    org: str = field(metadata=_doc("Hub organisation", REPO_PART))
+    name: str = field(
+        default="{model}{quant_suffix}-{chip}",
+        metadata=_doc(
+            "Repo name; placeholders {model} {quant_suffix} {chip} {engine} {quantization}",
+            RELEASE_NAME,
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """A release recipe: one model across chips, quantizations and engines."""
+
+    model: ModelSpec
+    matrix: Axes
+    exclude: list[Selector] = field(default_factory=list, metadata=_doc("Cells to drop"))
+    include: list[Selector] = field(
+        default_factory=list, metadata=_doc("Extra cells; all three axes required")
+    )
+    serve: dict[str, ScalarValue] = field(
+        default_factory=dict,
+        metadata=_doc("Engine arguments (vLLM names, _ for -)", ARG_NAME, SERVE_VALUE),
+    )
+    overrides: list[Override] = field(default_factory=list)
+    variants: dict[str, VariantSource] = field(
+        default_factory=dict,
+        metadata=_doc(
+            "Per quantization: prequantized sources and quantizers' calibration data", NAME
+        ),
+    )
+    validate: ValidateSpec = field(default_factory=ValidateSpec)
+    release: ReleaseSpec
+
+
+RELEASE_PLACEHOLDERS = ("model", "quant_suffix", "chip", "engine", "quantization")
+
+
+# --------------------------------------------------------------------------------- catalogs
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChipConf:
+    """A chip family: how to detect it, run containers on it, and which runners have it."""
+
+    name: str
+    vendor_en: str
+    vendor_cn: str
+    naming_suffix: str
+    models: list[str] = field(default_factory=list)
+    smi_command: str = ""
+    sdk: str = ""
+    visible_devices_env: str = ""
+    docker_run_flags: list[str] = field(default_factory=list)
+    devices: list[str] = field(default_factory=list)
+    mounts: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    base_image: dict[str, str] = field(default_factory=dict)
+    # Engines the base image already ships, with their version: the Dockerfile then installs
+    # nothing over the vendor's build, and names and tags carry the vendor's version.
+    engine_versions: dict[str, str] = field(default_factory=dict)
+    quantizations: list[str] = field(default_factory=list)
+    runner_labels: list[str] = field(default_factory=list)
+    # Keys whose values could not be checked offline; users with the hardware correct them.
+    unverified: list[str] = field(default_factory=list)
+    notes: str = ""
+    # hadolint rules this chip's Dockerfiles may break, each with the reason (rule id -> why).
+    hadolint_waivers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class EngineConf:
+    """A serving engine: how it is installed, started and probed."""
+
+    name: str
+    display_name: str
+    package: str
+    version: str
+    serve: list[str]
+    # The module in builder/engines/ that translates arguments; empty: the engine's name.
+    # A vendor fork (vllm-ascend, vllm-musa) names the engine it follows.
+    module: str = ""
+    health_path: str = "/health"
+    port: int = 8000
+    # The "model" clients send: most engines take --served-model-name, some only the path.
+    request_model: str = "{served_model_name}"
+    # Whether GET /v1/models lists the served model (transformers serve lists its cache).
+    lists_served_model: bool = True
+    # How {model} names single-file weights (GGUF): {dir} the folder, {file} the file name.
+    model_file: str = "{dir}/{file}"
+    # "native": the engine loads GGUF files itself; "dequantize": the builder validates a
+    # safetensors copy dequantized by transformers' GGUF reader (what the engine would load
+    # if its own GGUF path worked); the card says so.
+    gguf_load: str = "native"
+    # Whether /v1/completions returns prompt log-probabilities (echo + logprobs), which
+    # lm-eval's log-likelihood (multiple-choice) tasks need.
+    prompt_logprobs: bool = True
+    # The engine's own benchmark tool as an argv template ({base_url} {model} {tokenizer}
+    # {input_len} {output_len} {concurrency} {num_prompts} {result_dir} {result_file});
+    # empty: the builder's own client measures.
+    benchmark: list[str] = field(default_factory=list)
+    # Whether requests may carry ignore_eos (vLLM, SGLang, llama.cpp), which the perf sweep
+    # sends so every request generates its full output length.
+    accepts_ignore_eos: bool = True
+    quantizations: list[str] = field(default_factory=list)
+    chips: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    unverified: list[str] = field(default_factory=list)
+
+
+# How a quantization's weights come to be (QuantizationConf.method).
+METHODS = ("none", "prequantized", "quantize", "merge-adapter")
+# The weight formats engines are told about (QuantizationConf.format).
+FORMATS = ("safetensors", "gguf")
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantizationConf:
+    """A weight format, how its weights are produced, and the suffix it gives release names.
+
+    ``method``: ``none`` serves the source weights; ``prequantized`` serves the repository
+    the recipe names under ``variants.<name>.source``; ``quantize`` runs the quantizer
+    ``quantizer`` (conf/quantizer) with ``quantizer_args``; ``merge-adapter`` merges the
+    recipe's LoRA adapter into the source weights.
+    """
+
+    name: str
+    display_name: str
+    suffix: str
+    bits: int
+    dtype: str
+    method: str = "none"
+    quantizer: str = ""
+    quantizer_args: dict[str, str] = field(default_factory=dict)
+    # Whether the quantizer needs calibration data (variants.<name>.calibration).
+    calibrates: bool = False
+    format: str = "safetensors"
+    engine_args: dict[str, dict[str, str]] = field(default_factory=dict)
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class QuantizerConf:
+    """A tool that produces quantized weights, and the exact release of it the builder runs.
+
+    ``module`` names the plugin in builder/effects/quantizers. ``package`` is the pinned
+    distribution; ``sha256`` its archive's hash where the builder fetches the archive itself;
+    ``requirements`` the packages of the separate environment it runs in (empty: the
+    builder's own).
+    """
+
+    name: str
+    display_name: str
+    module: str
+    package: str
+    version: str
+    sha256: str = ""
+    requirements: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuiteConf:
+    """A validation suite."""
+
+    name: str
+    description: str
+    timeout_s: float = 60.0
+    # Project files and folders the suite reads (task data): part of every cell's cache key.
+    inputs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishConf:
+    """A publish target."""
+
+    name: str
+    kind: str
+    description: str = ""
+    path: str = ""
+    # Hub targets: the API endpoint (empty: the SDK's default or its environment variable),
+    # the environment variable holding the token (never read from a file), new repos' privacy,
+    # the branch users see, and the prefix of the staging branch uploads go to first.
+    endpoint: str = ""
+    token_env: str = ""
+    private: bool = True
+    main_revision: str = "main"
+    staging_prefix: str = "staging-"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Run-wide settings from conf/config.yaml."""
+
+    out_dir: str = "out"
+    readme: str = "README.md"
+    registry: str = "ghcr.io/flagrelease"
+    startup_timeout_s: float = 600.0
+    request_timeout_s: float = 120.0
+    # How long one quantizer or adapter merge may run (a 70B GPTQ takes hours).
+    quantize_timeout_s: float = 14400.0
+    # The build cache (validation results and rendered cells by content key), relative to
+    # the project root; CI saves and restores this folder between runs.
+    cache_dir: str = "out/.cache/builds"
+    # The only host folders a recipe's file:// source may name (a recipe must not make the
+    # builder read, say, ~/.ssh as a model).
+    local_model_roots: list[str] = field(default_factory=lambda: ["/data/models"])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Catalog:
+    """Everything conf/ holds, composed once per run."""
+
+    chips: dict[str, ChipConf]
+    engines: dict[str, EngineConf]
+    quantizations: dict[str, QuantizationConf]
+    quantizers: dict[str, QuantizerConf]
+    suites: dict[str, SuiteConf]
+    publish: dict[str, PublishConf]
+    settings: Settings
+
+
+# ------------------------------------------------------------------------------------ plan
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadedRecipe:
+    """A recipe and where it came from."""
+
+    name: str
+    file: str
+    recipe: Recipe
+    # Source line of every key path, for problems found after loading (lint, plan checks).
+    locs: dict[str, SourceLoc] = field(default_factory=dict, compare=False, repr=False)
+
+    def loc(self, path: str) -> SourceLoc:
+        while path and path not in self.locs:
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return self.locs.get(path, SourceLoc(file=self.file))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Cell:
+    """One build: a recipe on one chip, in one quantization, served by one engine."""
+
+    recipe: str
+    chip: str
+    quantization: str
+    engine: str
+    serve_args: dict[str, ScalarValue]
+    release_name: str
+    release_repo: str
+    image: str
+    reference: str | None
+    ignored_args: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return cell_id(self.recipe, self.chip, self.quantization, self.engine)
+
+
+def cell_id(recipe: str, chip: str, quantization: str, engine: str) -> str:
+    """The stable id of a cell: ``<recipe>.<chip>.<quantization>.<engine>``, lowercase."""
+    return f"{recipe}.{chip}.{quantization}.{engine}".lower()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Exclusion:
+    """A cell the matrix would have had, and why it is not built."""
+
+    recipe: str
+    chip: str
+    quantization: str
+    engine: str
+    reason: str
+    rule: str
+
+    @property
+    def id(self) -> str:
+        return cell_id(self.recipe, self.chip, self.quantization, self.engine)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """What a release will build; pure data, made before anything runs."""
+
+    cells: tuple[Cell, ...]
+    excluded: tuple[Exclusion, ...]
+    recipes: tuple[LoadedRecipe, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "cells": [cell_json(c) for c in self.cells],
+            "excluded": [{"id": e.id, "reason": e.reason, "rule": e.rule} for e in self.excluded],
+        }
+
+
+def cell_json(cell: Cell) -> dict[str, Any]:
+    """A cell as plain JSON data (the resolved cell config)."""
+    return {
+        "id": cell.id,
+        "recipe": cell.recipe,
+        "chip": cell.chip,
+        "quantization": cell.quantization,
+        "engine": cell.engine,
+        "serve_args": dict(cell.serve_args),
+        "release_name": cell.release_name,
+        "release_repo": cell.release_repo,
+        "image": cell.image,
+        "reference": cell.reference,
+        "ignored_args": list(cell.ignored_args),
+    }

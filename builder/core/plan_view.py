@@ -1,0 +1,116 @@
+"""How a plan is shown: a text table, and the GitHub Actions matrix. Pure functions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from builder.core.model import Catalog, Plan
+from builder.core.variants import PlannedVariant
+from builder.errors import UsageError
+
+# GitHub Actions makes at most 256 jobs of one matrix.
+MATRIX_LIMIT = 256
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+        for row in (header, *rows)
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return lines
+
+
+def plan_table(
+    plan: Plan,
+    *,
+    explain: bool,
+    builds: Mapping[str, str] | None = None,
+    made: Sequence[PlannedVariant] = (),
+) -> str:
+    """The cells to build; with ``explain`` also every excluded cell and its rule, with
+    ``builds`` what the build cache will do for each cell (build, render, cached), and with
+    ``made`` the weights the builder makes (once each, for every cell that serves them)."""
+    lines = [f"{len(plan.cells)} cell(s) to build, {len(plan.excluded)} excluded"]
+    if plan.cells:
+        rows = [
+            [
+                c.id,
+                c.release_repo,
+                ", ".join(f"{k}={v}" for k, v in sorted(c.serve_args.items())),
+                ", ".join(c.ignored_args),
+            ]
+            for c in plan.cells
+        ]
+        header = ["CELL", "RELEASE", "ENGINE ARGS", "IGNORED BY ENGINE"]
+        if builds is not None:
+            header.append("BUILD")
+            rows = [[*row, builds.get(row[0], "")] for row in rows]
+        lines += ["", *_table(header, rows)]
+    if made:
+        rows = [
+            [f"{v.spec.recipe}/{v.spec.quantization}", str(len(v.cells)), v.spec.describe()]
+            for v in made
+        ]
+        lines += ["", *_table(["WEIGHTS MADE ONCE", "CELLS", "HOW"], rows)]
+    if explain and plan.excluded:
+        rows = [[e.id, e.reason, e.rule] for e in plan.excluded]
+        lines += ["", *_table(["EXCLUDED CELL", "REASON", "RULE"], rows)]
+    elif plan.excluded:
+        lines += ["", "(run with --explain to see the excluded cells and why)"]
+    return "\n".join(lines) + "\n"
+
+
+def github_matrix(plan: Plan, catalog: Catalog) -> dict[str, Any]:
+    """What ``strategy.matrix: ${{ fromJSON(...) }}`` takes: one ``include`` entry per cell."""
+    return {
+        "include": [
+            {
+                "id": c.id,
+                "recipe": c.recipe,
+                "chip": c.chip,
+                "quantization": c.quantization,
+                "engine": c.engine,
+                "runs-on": list(catalog.chips[c.chip].runner_labels),
+            }
+            for c in plan.cells
+        ]
+    }
+
+
+def github_shards(
+    plan: Plan, catalog: Catalog, shards: int, limit: int = MATRIX_LIMIT
+) -> list[dict[str, Any]]:
+    """The matrix split into ``shards`` matrices of at most ``limit`` cells each, balanced and
+    in cell order; an empty shard has an empty ``include`` (its workflow job is skipped)."""
+    cells = github_matrix(plan, catalog)["include"]
+    if shards < 1:
+        msg = f"--shards {shards}: must be at least 1"
+        raise UsageError(msg)
+    if len(cells) > shards * limit:
+        msg = (
+            f"{len(cells)} cells do not fit {shards} shard(s) of {limit} jobs "
+            f"(GitHub's matrix limit); raise --shards and add shard jobs to the workflow"
+        )
+        raise UsageError(msg)
+    size, extra = divmod(len(cells), shards)
+    result: list[dict[str, Any]] = []
+    start = 0
+    for index in range(shards):
+        end = start + size + (1 if index < extra else 0)
+        result.append({"include": cells[start:end]})
+        start = end
+    return result
+
+
+def github_outputs(plan: Plan, catalog: Catalog, shards: int) -> str:
+    """``$GITHUB_OUTPUT`` lines: ``shard<i>=<matrix>``, ``shard<i>-size=<n>`` and ``cells=<n>``."""
+    lines = []
+    for index, matrix in enumerate(github_shards(plan, catalog, shards)):
+        lines.append(f"shard{index}={json.dumps(matrix, separators=(',', ':'))}")
+        lines.append(f"shard{index}-size={len(matrix['include'])}")
+    lines.append(f"cells={len(plan.cells)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,152 @@
+"""Render a cell's files from the Jinja templates in templates/: pure, returns text by path.
+
+Jinja runs sandboxed with StrictUndefined, so a missing value is an error and not an empty
+string; recipe values only ever enter as data (never compiled as templates), and every
+value that reaches a shell line goes through the ``sh`` filter (POSIX quoting).
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from builder import __version__
+from builder.core import evaluation
+from builder.core.engines import model_reference, serve_command
+from builder.core.matrix import engine_version
+from builder.core.model import Catalog, Cell, LoadedRecipe, cell_json
+from builder.core.plain import as_dict
+from builder.core.variants import variant_spec
+from builder.errors import ConfigError
+
+# Rendered file name -> template name. The order is the order of the manifest.
+CELL_FILES: Mapping[str, str] = {
+    "Dockerfile": "Dockerfile.j2",
+    "README.md": "model_card.md.j2",
+    "serve.sh": "serve.sh.j2",
+    "anythingllm.json": "anythingllm.json.j2",
+}
+
+CONTAINER_MODEL_ROOT = PurePosixPath("/models")
+
+
+def _sh(value: object) -> str:
+    return shlex.quote(str(value))
+
+
+def _sh_join(values: Any) -> str:
+    return " ".join(shlex.quote(str(v)) for v in values)
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+@cache
+def environment(templates_dir: Path) -> jinja2.Environment:
+    """One sandboxed environment per templates directory (template parsing is cached)."""
+    env = ImmutableSandboxedEnvironment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["sh"] = _sh
+    env.filters["sh_join"] = _sh_join
+    env.filters["json"] = _json
+    return env
+
+
+def source_parts(source: str) -> dict[str, str]:
+    """``huggingface://org/name@rev`` -> kind, repo, revision (revision may be empty)."""
+    kind, _, rest = source.partition("://")
+    repo, _, revision = rest.partition("@")
+    return {"kind": kind, "repo": repo, "revision": revision}
+
+
+def context(
+    cell: Cell,
+    loaded: LoadedRecipe,
+    catalog: Catalog,
+    validation: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything templates may use, as plain data."""
+    chip = catalog.chips[cell.chip]
+    engine = catalog.engines[cell.engine]
+    model_dir = str(CONTAINER_MODEL_ROOT / cell.release_name)
+    variant = variant_spec(loaded, catalog, cell.quantization)
+    command = serve_command(
+        engine,
+        cell.serve_args,
+        model=model_reference(engine, model_dir, variant.file),
+        host="0.0.0.0",
+        port=engine.port,
+        served_model_name=cell.release_name,
+    )
+    recipe = loaded.recipe
+    return {
+        "builder_version": __version__,
+        "cell": cell_json(cell),
+        "recipe": {"name": loaded.name, "file": loaded.file},
+        "model": as_dict(recipe.model),
+        "source": source_parts(recipe.model.source),
+        "release": {
+            "org": recipe.release.org,
+            "name": cell.release_name,
+            "repo": cell.release_repo,
+        },
+        "chip": as_dict(chip),
+        "engine": as_dict(engine),
+        "engine_version": engine_version(catalog, cell.chip, cell.engine),
+        "engine_preinstalled": cell.engine in chip.engine_versions,
+        "base_image": chip.base_image[cell.engine],
+        "quantization": as_dict(catalog.quantizations[cell.quantization]),
+        "variant": {
+            **variant.to_json(),
+            "describe": variant.describe(),
+            # Measured when the cell was validated: size, bits per weight, files and hashes.
+            "weights": ((validation or {}).get("engine") or {}).get("weights"),
+        },
+        "adapter": source_parts(recipe.model.adapter.source) if recipe.model.adapter else None,
+        "serve_argv": list(command.argv),
+        "request_model": command.request_model,
+        "model_dir": model_dir,
+        "image": cell.image,
+        "validation": dict(validation) if validation is not None else None,
+        "evaluation": {
+            "accuracy": evaluation.accuracy_rows(validation),
+            "perf": evaluation.perf_rows(validation),
+            "model_index": evaluation.model_index(cell.release_name, validation),
+            "reference": (validation or {}).get("gates", {}).get("reference", ""),
+        },
+    }
+
+
+def render_cell(
+    templates_dir: Path,
+    cell: Cell,
+    loaded: LoadedRecipe,
+    catalog: Catalog,
+    validation: Mapping[str, Any] | None = None,
+) -> dict[str, str]:
+    """The cell's files by name; nothing is written."""
+    env = environment(templates_dir)
+    ctx = context(cell, loaded, catalog, validation)
+    files: dict[str, str] = {}
+    for name, template in CELL_FILES.items():
+        try:
+            files[name] = env.get_template(template).render(ctx)
+        except jinja2.TemplateError as exc:
+            where = f"{templates_dir / template}:{getattr(exc, 'lineno', None) or '?'}"
+            msg = f"{where}: cannot render {name} for {cell.id}: {exc}"
+            raise ConfigError(msg) from None
+    return files

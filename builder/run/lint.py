@@ -1,0 +1,87 @@
+"""``builder lint``: every problem in every recipe, for pull requests.
+
+Beyond what loading checks (schema, names, placeholders), lint looks at the expanded
+matrix: the reference cell must be built, an ``include`` must not name an incompatible
+cell, and engine arguments an engine ignores are reported. Every cell's Dockerfile is
+rendered and checked with hadolint; a finding fails lint unless the chip's catalog entry
+waives its rule with a reason (``hadolint_waivers``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+from builder.core.dockerlint import unwaived, waiver_problems
+from builder.core.matrix import Selection, expand, incompatibility
+from builder.core.model import Catalog, LoadedRecipe, cell_id
+from builder.core.recipes import load_recipes, recipe_files
+from builder.core.render import render_cell
+from builder.errors import Problem, RecipeError, SourceLoc
+
+
+def expand_paths(paths: Sequence[Path]) -> list[Path]:
+    """Recipe files named directly or found in the named folders."""
+    files: list[Path] = []
+    for path in paths:
+        files.extend(recipe_files(path) if path.is_dir() else [path])
+    return files
+
+
+def lint(paths: Sequence[Path], catalog: Catalog, root: Path) -> Iterator[str]:
+    """Lines to print for recipes without problems; raises RecipeError listing all problems."""
+    recipes = load_recipes(paths, catalog, root)
+    problems = [p for loaded in recipes for p in plan_problems(loaded, catalog)]
+    problems += [p for loaded in recipes for p in dockerfile_problems(loaded, catalog, root)]
+    if problems:
+        raise RecipeError(problems)
+    for loaded in recipes:
+        plan = expand([loaded], catalog, Selection())
+        notes = sorted({f"{c.engine} ignores {a}" for c in plan.cells for a in c.ignored_args})
+        extra = f"; note: {'; '.join(notes)}" if notes else ""
+        yield f"{loaded.file}: ok ({len(plan.cells)} cells, {len(plan.excluded)} excluded){extra}"
+
+
+def plan_problems(loaded: LoadedRecipe, catalog: Catalog) -> Iterable[Problem]:
+    recipe = loaded.recipe
+    for i, inc in enumerate(recipe.include):
+        why = incompatibility(
+            catalog,
+            chip=inc.chip or "",
+            quantization=inc.quantization or "",
+            engine=inc.engine or "",
+        )
+        if why is not None:
+            key = f"include[{i}]"
+            yield Problem(loc=loaded.loc(key), key=key, message=f"{why[0]} (see {why[1]})")
+    reference = recipe.validate.reference
+    if reference is None:
+        return
+    plan = expand([loaded], catalog, Selection())
+    ref = cell_id(
+        loaded.name, reference.chip or "", reference.quantization or "", reference.engine or ""
+    )
+    if ref not in {c.id for c in plan.cells}:
+        reason = next((e.reason for e in plan.excluded if e.id == ref), "it is not in the matrix")
+        key = "validate.reference"
+        message = f"reference cell {ref} is not built: {reason}"
+        yield Problem(loc=loaded.loc(key), key=key, message=message)
+
+
+def dockerfile_problems(loaded: LoadedRecipe, catalog: Catalog, root: Path) -> Iterable[Problem]:
+    """hadolint findings on every cell's rendered Dockerfile that no chip waiver covers."""
+    from builder.effects.hadolint import hadolint
+
+    plan = expand([loaded], catalog, Selection())
+    for chip in sorted({c.chip for c in plan.cells}):
+        for message in waiver_problems(catalog.chips[chip].hadolint_waivers):
+            yield Problem(loc=SourceLoc(file=f"conf/chip/{chip}.yaml"), key="", message=message)
+    for cell in plan.cells:
+        dockerfile = render_cell(root / "templates", cell, loaded, catalog)["Dockerfile"]
+        for finding in unwaived(hadolint(dockerfile), catalog.chips[cell.chip].hadolint_waivers):
+            yield Problem(
+                loc=SourceLoc(file=loaded.file),
+                key=cell.id,
+                message=f"{finding} (fix templates/Dockerfile.j2, or waive {finding.code} "
+                f"with a reason in conf/chip/{cell.chip}.yaml hadolint_waivers)",
+            )
