@@ -38,15 +38,30 @@ def release(session: nox.Session) -> None:
     session.run("builder", "release", *session.posargs, env=OFFLINE)
 
 
-@nox.session(python=PYTHON)
-def tests(session: nox.Session) -> None:
-    """Lint, type-check and run the whole test suite (integration tests included)."""
-    install(session, "serve", "publish", "test", "lint", "launch")
+def checks(session: nox.Session) -> None:
+    """ruff, mypy and the recipe schema: what both test sessions check first."""
     session.run("ruff", "check", "builder", "tests", "bench", "noxfile.py")
     session.run("ruff", "format", "--check", "builder", "tests", "bench", "noxfile.py")
     session.run("mypy")
     session.run("builder", "schema", "--check")
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Lint, type-check and run the whole test suite (integration tests included)."""
+    install(session, "serve", "publish", "test", "lint", "launch")
+    checks(session)
     session.run("pytest", *(session.posargs or ["-q"]), env=OFFLINE)
+
+
+@nox.session(python=PYTHON)
+def quick(session: nox.Session) -> None:
+    """The fast lane while you work: lint, types, and the unit and property tests that start
+    no process (a guard in tests/conftest.py fails any that does); `tests` runs the rest."""
+    install(session, "serve", "publish", "test", "lint", "launch")
+    checks(session)
+    args = session.posargs or ["-q", "-m", "not integration", "tests/unit", "tests/property"]
+    session.run("pytest", *args, env=OFFLINE)
 
 
 @nox.session(python=PYTHON)

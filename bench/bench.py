@@ -40,10 +40,10 @@ def plan_render(models: int, profile: str | None) -> dict[str, Any]:
     """Compose, load, expand, key and render ``models * 200`` cells, in one process."""
     from synth import synth_project
 
-    from builder.core.catalog import load_catalog
     from builder.core.matrix import Selection, expand
     from builder.core.recipes import load_recipes, recipe_files
     from builder.core.render import render_cell
+    from builder.session import load_catalog
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     root = synth_project(tmp / "project", models)
@@ -66,10 +66,10 @@ def plan_render(models: int, profile: str | None) -> dict[str, Any]:
     if profile == "plan":
         profiler.stop()
     by_name = {r.name: r for r in plan.recipes}
-    from builder.core.project import Project
-    from builder.run import scaleout
+    from builder.core.keys import resolve_cells
+    from builder.effects.build_cache import input_digests
 
-    keys = scaleout.cell_keys(Project(root=root), catalog, plan)
+    keys = resolve_cells(plan, catalog, input_digests(root, root / "templates", catalog))
     t4 = time.perf_counter()
     c4 = time.process_time()
     if profile == "render":
@@ -217,13 +217,22 @@ def naive_hydra(cells: int) -> dict[str, Any]:
     from synth import synth_project
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-hydra-"))
+    from builder.core.catalog import GROUPS, entry_files
+
     root = synth_project(tmp / "project", 1)
+    # The entries Hydra composes for every job: one defaults-list addition per conf/ file.
+    entries = [
+        f"+{group}@{group}.{path.stem}={path.stem}"
+        for group in GROUPS
+        for path in entry_files(root / "conf", group)
+    ]
     argv = [
         sys.executable,
         str(HERE / "naive_hydra.py"),
         "--config-dir",
         str(root / "conf"),
         "--multirun",
+        *entries,
         f"+root={root}",
         f"+cell=range(0,{cells})",
         f"hydra.sweep.dir={tmp / 'sweep'}",

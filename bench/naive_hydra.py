@@ -13,8 +13,8 @@ from typing import Any
 import hydra
 
 from builder.core.catalog import GROUPS, _typed, _typed_group
+from builder.core.catalog_model import Catalog, Settings
 from builder.core.matrix import Selection, expand
-from builder.core.model import Catalog, Settings
 from builder.core.recipes import load_recipes
 from builder.core.render import render_cell
 

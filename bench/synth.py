@@ -20,38 +20,32 @@ def _dump(path: Path, data: object) -> None:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
 
+def _dtype(quantization: str) -> str:
+    data = yaml.safe_load((ROOT / "conf/quantization" / f"{quantization}.yaml").read_text())
+    return str(data["dtype"])
+
+
 def synth_project(dest: Path, models: int) -> Path:
     """A project in ``dest`` whose recipes plan ``models * 200`` cells."""
     shutil.copytree(ROOT / "templates", dest / "templates")
     conf = dest / "conf"
-    shutil.copytree(ROOT / "conf" / "quantization", conf / "quantization")
-    shutil.copytree(ROOT / "conf" / "suite", conf / "suite")
-    shutil.copytree(ROOT / "conf" / "publish", conf / "publish")
+    for group in ("quantization", "quantizer", "suite", "publish"):
+        shutil.copytree(ROOT / "conf" / group, conf / group)
     template = yaml.safe_load((ROOT / "conf/chip/nvidia.yaml").read_text())
     for index, name in enumerate(CHIPS):
         chip = {**template, "name": name, "naming_suffix": name, "smi_command": f"{name}-smi"}
-        chip["quantizations"] = QUANTS
+        chip["dtypes"] = sorted({_dtype(q) for q in QUANTS})
         chip["base_image"] = {e: f"example.org/{name}/{e}:{index}" for e in ENGINES}
         chip["engine_versions"] = {}
         chip["runner_labels"] = ["self-hosted", name]
         _dump(conf / "chip" / f"{name}.yaml", chip)
     for name in ENGINES:
         engine = yaml.safe_load((ROOT / "conf/engine" / f"{name}.yaml").read_text())
-        engine["chips"] = CHIPS
-        engine["quantizations"] = QUANTS
+        # Every engine serves every quantization here: the matrix is as large as it can be.
+        engine["formats"], engine["dtypes"] = ["safetensors", "gguf"], []
         _dump(conf / "engine" / f"{name}.yaml", engine)
-    real = yaml.safe_load((ROOT / "conf/config.yaml").read_text())
-    defaults = [
-        *(f"chip@chip.{c}: {c}" for c in CHIPS),
-        *(f"engine@engine.{e}: {e}" for e in ENGINES),
-        *(f"quantization@quantization.{q}: {q}" for q in QUANTS),
-    ]
-    config = {
-        "defaults": [dict([d.split(": ")]) for d in defaults]
-        + [{"suite@suite.smoke": "smoke"}, {"publish@publish.local": "local"}, "_self_"],
-        "settings": real["settings"],
-    }
-    _dump(conf / "config.yaml", config)
+    # The catalog's entries are its files; config.yaml holds the settings.
+    shutil.copy(ROOT / "conf/config.yaml", conf / "config.yaml")
     for index in range(models):
         recipe = {
             "model": {

@@ -1,13 +1,16 @@
-"""Shared fixtures: the project root, its real catalog, and a small catalog built in code."""
+"""Shared fixtures: the project root, its real catalog, a throwaway project, a small catalog
+built in code, and a catalog cache of the test session's own."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from builder.core.catalog import load_catalog
-from builder.core.model import (
+from builder.core.catalog_model import (
     Catalog,
     ChipConf,
     EngineConf,
@@ -16,8 +19,60 @@ from builder.core.model import (
     Settings,
     SuiteConf,
 )
+from builder.session import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_catalog_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The composed-catalog cache (and anything else under XDG_CACHE_HOME) in the session's
+    own folder, never the user's: for every test and every builder process a test starts.
+    Downloaded tools stay where they were, so the GGUF converter is fetched once a machine."""
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "LLMRB_TOOLS_DIR")}
+    if not saved["LLMRB_TOOLS_DIR"]:
+        base = saved["XDG_CACHE_HOME"] or str(Path.home() / ".cache")
+        os.environ["LLMRB_TOOLS_DIR"] = str(Path(base) / "llm-release-builder" / "tools")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+class ProcessForbidden(AssertionError):
+    """Raised for a process started by a test that is not marked ``integration``."""
+
+
+@pytest.fixture(autouse=True)
+def no_processes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unit and property tests start no process (the fast lane, `nox -s quick`, depends on
+    it); a test that needs one (git, hadolint, an engine) is marked ``integration``."""
+    if request.node.get_closest_marker("integration") is not None:
+        return
+    if "integration" in Path(str(request.node.fspath)).parts:
+        return
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        msg = f"{request.node.nodeid} starts a process ({args[:1]}); mark it integration"
+        raise ProcessForbidden(msg)
+
+    monkeypatch.setattr(subprocess, "Popen", forbidden)
+    monkeypatch.setattr(os, "posix_spawn", forbidden)
+    monkeypatch.setattr(os, "fork", forbidden)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A throwaway project: this repository's conf/, templates/, tasks/ and its embedded
+    recipe (tiny-llama), and a README with the release table's markers."""
+    from tests.support.project import new_project
+
+    return new_project(tmp_path / "project", recipes=["tiny-llama"])
 
 
 @pytest.fixture(scope="session")
@@ -40,20 +95,20 @@ def _chip(name: str, quants: list[str], engines: list[str]) -> ChipConf:
         naming_suffix=name,
         smi_command="" if name == "cpu" else f"{name}-smi",
         base_image={e: f"example/{name}-{e}:1" for e in engines},
-        quantizations=quants,
+        # The mini quantizations' dtypes are their names.
+        dtypes=quants,
         runner_labels=["self-hosted", name],
     )
 
 
-def _engine(name: str, quants: list[str], chips: list[str]) -> EngineConf:
+def _engine(name: str, quants: list[str]) -> EngineConf:
     return EngineConf(
         name=name,
         display_name=name,
         package=f"{name}==1.0",
         version="1.0",
         serve=[name, "serve", "{model}", "--port", "{port}"],
-        quantizations=quants,
-        chips=chips,
+        dtypes=quants,
     )
 
 
@@ -78,8 +133,8 @@ def mini_catalog() -> Catalog:
             "cpu": _chip("cpu", ["bf16", "gguf"], ["llamacpp"]),
         },
         engines={
-            "vllm": _engine("vllm", ["bf16", "fp8"], ["nvidia", "ascend"]),
-            "llamacpp": _engine("llamacpp", ["gguf"], ["nvidia", "cpu"]),
+            "vllm": _engine("vllm", ["bf16", "fp8"]),
+            "llamacpp": _engine("llamacpp", ["gguf"]),
         },
         quantizations={
             "bf16": _quant("bf16", ""),

@@ -1,22 +1,24 @@
-"""Compose the catalogs in conf/ with Hydra, once per run, into a typed :class:`Catalog`.
+"""Compose the catalogs in conf/ with Hydra into a typed :class:`Catalog`.
 
-Hydra applies the command-line overrides (``chip.cpu.base_image.transformers=...``) and the
-defaults list in conf/config.yaml is the explicit registry of catalog entries. Each entry is
-then checked against its structured schema so a typo names the file it is in.
+Every YAML file of a group folder (conf/chip/*.yaml, conf/engine/*.yaml, ...) is an entry of
+that group: the folders are the registry, so adding a chip is adding its file. Hydra
+composes them with conf/config.yaml (the run's settings) and applies the command-line
+overrides (``chip.cpu.base_image.transformers=...``). Each entry is then typed against its
+structured schema and the names entries use for each other are checked, so a typo is an
+error naming the file and line it is on, with the closest valid name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from builder.core.engines import ENGINES
-from builder.core.guard import check_plain
-from builder.core.model import (
+from builder.core import judge
+from builder.core.catalog_model import (
     FORMATS,
     METHODS,
     Catalog,
@@ -28,8 +30,9 @@ from builder.core.model import (
     Settings,
     SuiteConf,
 )
-from builder.core.variants import QUANTIZER_MODULES
-from builder.errors import ConfigError, did_you_mean, unknown_name
+from builder.core.guard import check_plain
+from builder.core.yamlsafe import load_text
+from builder.errors import BuilderError, ConfigError, SourceLoc, did_you_mean, unknown_name
 
 T = TypeVar("T")
 
@@ -41,10 +44,26 @@ GROUPS: Mapping[str, type[Any]] = {
     "suite": SuiteConf,
     "publish": PublishConf,
 }
+GGUF_LOADS = ("native", "dequantize")
+# Keys earlier catalogs had, and what says the same now.
+REPLACED = {
+    ("engine", "chips"): "a chip runs the engines it names in its base_image; drop the list",
+    ("engine", "quantizations"): "say what it serves by rule: formats (and dtypes)",
+    ("chip", "quantizations"): "say what it computes: dtypes (the quantizations' dtype)",
+}
+
+
+def entry_files(conf_dir: Path, group: str) -> list[Path]:
+    """The entries of a group: its folder's YAML files, by name."""
+    return sorted((conf_dir / group).glob("*.yaml"))
+
+
+def entry_path(conf_dir: Path, group: str, name: str) -> Path:
+    return conf_dir / group / f"{name}.yaml"
 
 
 def compose(conf_dir: Path, overrides: Sequence[str] = ()) -> DictConfig:
-    """Run Hydra's compose once on ``conf_dir`` with ``overrides``."""
+    """Run Hydra's compose once on ``conf_dir``: every entry file, then ``overrides``."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
     from hydra.errors import HydraException
@@ -52,9 +71,15 @@ def compose(conf_dir: Path, overrides: Sequence[str] = ()) -> DictConfig:
     if not (conf_dir / "config.yaml").is_file():
         msg = f"{conf_dir / 'config.yaml'}: not found; run from the project root or pass --root"
         raise ConfigError(msg)
+    # Each entry file joins the defaults list as `group@group.<name>: <name>`.
+    entries = [
+        f"+{group}@{group}.{path.stem}={path.stem}"
+        for group in GROUPS
+        for path in entry_files(conf_dir, group)
+    ]
     try:
         with initialize_config_dir(config_dir=str(conf_dir.resolve()), version_base="1.3"):
-            cfg = hydra_compose(config_name="config", overrides=list(overrides))
+            cfg = hydra_compose(config_name="config", overrides=[*entries, *overrides])
         # Before anything is resolved: no ${oc.env:...} from conf/ or the command line.
         check_plain(OmegaConf.to_container(cfg, resolve=False), f"{conf_dir} (with overrides)")
         return cfg
@@ -91,14 +116,20 @@ def _key_hint(conf_dir: Path, key: str) -> str:
     return ""
 
 
-def load_catalog(conf_dir: Path, overrides: Sequence[str] = ()) -> Catalog:
-    """Compose conf/ once and type every entry (kept by builder.effects.catalog_cache)."""
-    from builder.effects import catalog_cache
+def conf_loc(path: Path, key: str = "") -> SourceLoc:
+    """The line of ``key`` (a dotted path, ``a.b[0]``) in a conf/ file, or its nearest parent.
 
-    return catalog_cache.cached(conf_dir, overrides, lambda: _load_catalog(conf_dir, overrides))
+    Overrides can set keys a file lacks: those point at the file's first line.
+    """
+    try:
+        doc = load_text(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, BuilderError):
+        return SourceLoc(file=str(path))
+    return doc.loc(key)
 
 
-def _load_catalog(conf_dir: Path, overrides: Sequence[str]) -> Catalog:
+def compose_catalog(conf_dir: Path, overrides: Sequence[str] = ()) -> Catalog:
+    """Compose conf/ and type every entry (the session keeps the result in a cache)."""
     cfg = compose(conf_dir, overrides)
     groups = {group: _typed_group(cfg, conf_dir, group, schema) for group, schema in GROUPS.items()}
     settings = _typed(Settings, cfg.get("settings", {}), conf_dir / "config.yaml", "settings")
@@ -119,10 +150,10 @@ def _typed_group(cfg: DictConfig, conf_dir: Path, group: str, schema: type[T]) -
     entries = cfg.get(group) or {}
     result: dict[str, T] = {}
     for name, entry in entries.items():
-        path = conf_dir / group / f"{name}.yaml"
+        path = entry_path(conf_dir, group, str(name))
         typed = _typed(schema, entry, path, f"{group}.{name}")
         if getattr(typed, "name", name) != name:
-            msg = f"{path}: name: {typed.name!r} must equal the entry's key {name!r}"  # type: ignore[attr-defined]
+            msg = f"{conf_loc(path, 'name')}: name: {typed.name!r} must equal the file's name {name!r}"  # type: ignore[attr-defined]
             raise ConfigError(msg)
         result[str(name)] = typed
     return result
@@ -133,55 +164,78 @@ def _typed(schema: type[T], entry: Any, path: Path, key: str) -> T:
         merged = OmegaConf.merge(OmegaConf.structured(schema), entry)
         obj = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
-        full_key = f"{key}.{exc.full_key}" if getattr(exc, "full_key", None) else key
+        inner = str(exc.full_key) if getattr(exc, "full_key", None) else ""
+        full_key = f"{key}.{inner}" if inner else key
         reason = str(exc).splitlines()[0]
-        msg = f"{path}: {full_key}: {reason}"
+        replaced = REPLACED.get((key.split(".")[0], inner))
+        if replaced:
+            reason = f"{reason}: {replaced}"
+        msg = f"{conf_loc(path, inner)}: {full_key}: {reason}"
         raise ConfigError(msg) from None
     assert isinstance(obj, schema)
     return obj
 
 
 def check_references(catalog: Catalog, conf_dir: Path) -> None:
-    """Names that catalog entries use for each other must exist."""
+    """Names that catalog entries use for each other must exist (plugin modules are checked
+    against their registries by the session, after the catalog cache)."""
+    dtypes = {q.dtype for q in catalog.quantizations.values()}
     for chip in catalog.chips.values():
-        where = conf_dir / "chip" / f"{chip.name}.yaml"
-        _names_exist(
-            where, "quantizations", chip.quantizations, catalog.quantizations, "quantization"
-        )
+        where = entry_path(conf_dir, "chip", chip.name)
         _names_exist(where, "base_image", chip.base_image, catalog.engines, "engine")
         _names_exist(where, "engine_versions", chip.engine_versions, chip.base_image, "engine")
+        _names_exist(where, "dtypes", chip.dtypes, dtypes, "dtype (of conf/quantization)")
     for engine in catalog.engines.values():
-        where = conf_dir / "engine" / f"{engine.name}.yaml"
-        _names_exist(
-            where, "quantizations", engine.quantizations, catalog.quantizations, "quantization"
-        )
-        _names_exist(where, "chips", engine.chips, catalog.chips, "chip")
-        _names_exist(where, "module", [engine.module or engine.name], ENGINES, "engine module")
-        loads = dict.fromkeys(("native", "dequantize"))
-        _names_exist(where, "gguf_load", [engine.gguf_load], loads, "gguf_load")
+        where = entry_path(conf_dir, "engine", engine.name)
+        _name_exists(where, "gguf_load", engine.gguf_load, GGUF_LOADS, "gguf_load")
+        _names_exist(where, "formats", engine.formats, FORMATS, "format")
+        _names_exist(where, "dtypes", engine.dtypes, dtypes, "dtype (of conf/quantization)")
     for quant in catalog.quantizations.values():
-        where = conf_dir / "quantization" / f"{quant.name}.yaml"
-        _names_exist(where, "engine_args", quant.engine_args, catalog.engines, "engine")
-        _names_exist(where, "method", [quant.method], dict.fromkeys(METHODS), "method")
-        _names_exist(where, "format", [quant.format], dict.fromkeys(FORMATS), "format")
-        if quant.method == "quantize":
-            _names_exist(where, "quantizer", [quant.quantizer], catalog.quantizers, "quantizer")
-        elif quant.quantizer:
-            msg = f"{where}: quantizer: only method 'quantize' runs a quantizer ({quant.method!r})"
-            raise ConfigError(msg)
-    for quantizer in catalog.quantizers.values():
-        where = conf_dir / "quantizer" / f"{quantizer.name}.yaml"
-        _names_exist(
-            where,
-            "module",
-            [quantizer.module],
-            dict.fromkeys(QUANTIZER_MODULES),
-            "quantizer module",
-        )
+        _check_quantization(quant, catalog, entry_path(conf_dir, "quantization", quant.name))
+    for suite in catalog.suites.values():
+        _check_suite(suite, entry_path(conf_dir, "suite", suite.name))
 
 
-def _names_exist(where: Path, key: str, names: Any, known: Mapping[str, object], kind: str) -> None:
-    for name in names:
-        if name not in known:
-            msg = f"{where}: {key}: {unknown_name(kind, name, known)}"
-            raise ConfigError(msg)
+def _check_quantization(quant: QuantizationConf, catalog: Catalog, where: Path) -> None:
+    _names_exist(where, "engine_args", quant.engine_args, catalog.engines, "engine")
+    _name_exists(where, "method", quant.method, METHODS, "method")
+    _name_exists(where, "format", quant.format, FORMATS, "format")
+    if quant.method == "quantize":
+        _name_exists(where, "quantizer", quant.quantizer, catalog.quantizers, "quantizer")
+    elif quant.quantizer:
+        loc = conf_loc(where, "quantizer")
+        msg = f"{loc}: quantizer: only method 'quantize' runs a quantizer ({quant.method!r})"
+        raise ConfigError(msg)
+
+
+def _check_suite(suite: SuiteConf, where: Path) -> None:
+    if not suite.gate:
+        return
+    _name_exists(where, "gate", suite.gate, judge.GATES, "gate")
+    document = judge.GATES[suite.gate].document
+    if document not in suite.files:
+        loc = conf_loc(where, "files")
+        msg = f"{loc}: files: the {suite.gate} gate reads {document}; list it among the files"
+        raise ConfigError(msg)
+
+
+def _names_exist(
+    where: Path, key: str, names: Mapping[str, object] | list[str], known: Iterable[str], kind: str
+) -> None:
+    """Every name (a list's items, a mapping's keys) must be known."""
+    if isinstance(names, Mapping):
+        for name in names:
+            _name_exists(where, key, name, known, kind, path=f"{key}.{name}")
+    else:
+        for index, name in enumerate(names):
+            _name_exists(where, key, name, known, kind, path=f"{key}[{index}]")
+
+
+def _name_exists(
+    where: Path, key: str, name: str, known: Iterable[str], kind: str, *, path: str = ""
+) -> None:
+    """An unknown name is an error pointing at the line that names it, with the closest one."""
+    valid = list(known)
+    if name not in valid:
+        msg = f"{conf_loc(where, path or key)}: {key}: {unknown_name(kind, name, valid)}"
+        raise ConfigError(msg)

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from builder.core import evaluation, report
-from builder.core.model import Catalog, Cell, LoadedRecipe, Plan, QuantizationConf
+from builder.core.catalog_model import Catalog, QuantizationConf
+from builder.core.cells import Cell, LoadedRecipe, Plan
 
 DEPLOYMENT_TEXT = {
     "passed": "✅ validated",

@@ -54,9 +54,11 @@ def accuracy_rows(validation: Mapping[str, Any] | None) -> list[dict[str, str]]:
     return rows
 
 
-def perf_rows(validation: Mapping[str, Any] | None) -> list[dict[str, str]]:
-    """One row per sweep point, with the ratio to the reference where it was compared."""
-    suite = next((s for s in (validation or {}).get("suites", []) if s["name"] == "perf"), None)
+def perf_rows(validation: Mapping[str, Any] | None, suite_name: str | None) -> list[dict[str, str]]:
+    """One row per sweep point of suite ``suite_name`` (the one the perf gate judges), with
+    the ratio to the reference where it was compared."""
+    suites = (validation or {}).get("suites", [])
+    suite = next((s for s in suites if s["name"] == suite_name), None)
     if suite is None:
         return []
     ratios = (validation or {}).get("gates", {}).get("perf", {}).get("ratios", {})
@@ -106,11 +108,14 @@ def throughput_cell(gates: Mapping[str, Any]) -> str:
     return f"{ratio} {VERDICT_TEXT.get(perf['verdict'], perf['verdict'])}"
 
 
-def model_index(release_name: str, validation: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """The card's ``model-index`` metadata (Hugging Face's evaluation results format)."""
+def model_index(
+    release_name: str, validation: Mapping[str, Any] | None, suite_name: str | None
+) -> list[dict[str, Any]]:
+    """The card's ``model-index`` metadata (Hugging Face's evaluation results format), from
+    suite ``suite_name`` (the one the accuracy gate judges)."""
     results = []
     for suite in (validation or {}).get("suites", []):
-        if suite["name"] != "accuracy":
+        if suite["name"] != suite_name:
             continue
         for task, result in sorted(suite.get("data", {}).get("tasks", {}).items()):
             results.append(

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from builder import __version__
-from builder.core.model import Catalog, Cell, LoadedRecipe, SuiteConf, cell_json
+from builder.core.catalog_model import Catalog, SuiteConf
+from builder.core.cells import Cell, LoadedRecipe, Plan, cell_json
 from builder.core.plain import as_dict, digest, digest_of
-from builder.core.results import CellValidation, Check, SuiteResult
-from builder.core.variants import variant_spec
+from builder.core.variants import VariantSpec, variant_spec
 
 VALIDATION_PARTS = (
     "cell",
@@ -88,45 +88,51 @@ def _strings(value: object) -> Iterator[str]:
             yield from _strings(item)
 
 
-def cell_keys(
-    cell: Cell, loaded: LoadedRecipe, catalog: Catalog, digests: InputDigests
-) -> CellKeys:
-    """Hash every input of ``cell``, part by part."""
-    return plan_keys([cell], {loaded.name: loaded}, catalog, digests)[0]
+@dataclass(frozen=True, kw_only=True)
+class ResolvedCell:
+    """A cell with everything derived from it, once per run: its recipe, the spec of the
+    weights it serves (calibration data hashed in) and its content keys. The rest of a run
+    only reads it, as cibuildwheel's build options are resolved once per build."""
+
+    cell: Cell
+    recipe: LoadedRecipe
+    variant: VariantSpec
+    keys: CellKeys
+
+    @property
+    def id(self) -> str:
+        return self.cell.id
 
 
-def plan_keys(
-    cells: Iterable[Cell],
-    recipes: Mapping[str, LoadedRecipe],
-    catalog: Catalog,
-    digests: InputDigests,
-) -> list[CellKeys]:
-    """The keys of many cells; parts shared by cells (a recipe's, a catalog entry's) are
-    hashed once."""
+def resolve_cells(plan: Plan, catalog: Catalog, digests: InputDigests) -> dict[str, ResolvedCell]:
+    """Every cell of ``plan``, resolved; parts shared by cells (a recipe's, a catalog
+    entry's) are hashed once."""
     settings = catalog.settings
     run_parts = {
         "settings": digest([settings.startup_timeout_s, settings.request_timeout_s]),
         "builder": digest(__version__),
         "templates": digest(digests.templates),
     }
+    recipes = {r.name: r for r in plan.recipes}
     per_recipe = {name: _recipe_parts(loaded, catalog, digests) for name, loaded in recipes.items()}
-    keys = []
-    for cell in cells:
+    resolved = {}
+    for cell in plan.cells:
+        loaded = recipes[cell.recipe]
+        variant = variant_spec(loaded, catalog, cell.quantization, digests.calibration)
         parts = {
             "cell": digest(cell_json(cell)),
             "chip": digest_of(catalog.chips[cell.chip]),
             "engine": digest_of(catalog.engines[cell.engine]),
             "quantization": digest_of(catalog.quantizations[cell.quantization]),
             # The weights served: source, quantizer and its tool, calibration, adapter.
-            "variant": variant_spec(
-                recipes[cell.recipe], catalog, cell.quantization, digests.calibration
-            ).key,
+            "variant": variant.key,
             **per_recipe[cell.recipe],
             **run_parts,
         }
         validation_key = digest({name: parts[name] for name in VALIDATION_PARTS})
-        keys.append(CellKeys(cell=cell.id, parts=parts, validation_key=validation_key))
-    return keys
+        keys = CellKeys(cell=cell.id, parts=parts, validation_key=validation_key)
+        resolved[cell.id] = ResolvedCell(cell=cell, recipe=loaded, variant=variant, keys=keys)
+    return resolved
 
 
 def _recipe_parts(loaded: LoadedRecipe, catalog: Catalog, digests: InputDigests) -> dict[str, str]:
@@ -223,26 +229,3 @@ def diff_markdown(changes: Iterable[CellChange], *, base: str) -> str:
             revalidated = "–"
         lines.append(f"| `{c.cell}` | {c.change} | {inputs} | {revalidated} |")
     return "\n".join(lines) + "\n"
-
-
-def validation_from_json(data: Mapping[str, Any]) -> CellValidation:
-    """A cached validation.json back as a :class:`CellValidation` (unknown keys ignored, so
-    results cached by an older builder still load)."""
-    suites = tuple(
-        SuiteResult(
-            **_known(SuiteResult, s, skip=frozenset({"checks", "passed"})),
-            checks=tuple(Check(**_known(Check, c)) for c in s.get("checks", ())),
-        )
-        for s in data.get("suites", ())
-    )
-    fields = _known(CellValidation, data, skip=frozenset({"suites", "runner_labels"}))
-    return CellValidation(
-        **fields, suites=suites, runner_labels=tuple(data.get("runner_labels", ()))
-    )
-
-
-def _known(
-    cls: type[Any], data: Mapping[str, Any], skip: frozenset[str] = frozenset()
-) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)} - skip
-    return {k: v for k, v in data.items() if k in names}

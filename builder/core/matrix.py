@@ -13,18 +13,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from builder import __version__
+from builder.core.catalog_model import Catalog, EngineConf, QuantizationConf
+from builder.core.cells import Cell, Exclusion, LoadedRecipe, Plan, cell_id
 from builder.core.engines import engine_module
-from builder.core.model import (
-    REPO_NAME,
-    Catalog,
-    Cell,
-    Exclusion,
-    LoadedRecipe,
-    Plan,
-    Recipe,
-    ScalarValue,
-    cell_id,
-)
+from builder.core.model import REPO_NAME, Recipe, ScalarValue
 from builder.errors import Problem, RecipeError
 
 AXES = ("chip", "quantization", "engine")
@@ -160,17 +152,21 @@ def incompatibility(
 ) -> tuple[str, str] | None:
     """Why the catalogs say this combination cannot work, and which file says so."""
     chip_conf = catalog.chips[chip]
-    engine_conf = catalog.engines[engine]
-    if chip not in engine_conf.chips:
-        return f"engine {engine} does not support chip {chip}", f"conf/engine/{engine}.yaml"
-    if quantization not in engine_conf.quantizations:
-        why = f"engine {engine} does not support quantization {quantization}"
-        return why, f"conf/engine/{engine}.yaml"
-    if quantization not in chip_conf.quantizations:
-        return f"chip {chip} does not support {quantization}", f"conf/chip/{chip}.yaml"
+    quant = catalog.quantizations[quantization]
     if engine not in chip_conf.base_image:
         return f"chip {chip} has no base image for engine {engine}", f"conf/chip/{chip}.yaml"
+    if not engine_serves(catalog.engines[engine], quant):
+        why = f"engine {engine} does not support quantization {quantization}"
+        return why, f"conf/engine/{engine}.yaml"
+    if quant.dtype not in chip_conf.dtypes:
+        return f"chip {chip} does not support {quantization}", f"conf/chip/{chip}.yaml"
     return None
+
+
+def engine_serves(engine: EngineConf, quant: QuantizationConf) -> bool:
+    """The engine's rule: the quantization's format is one it loads, and its dtype one it
+    runs (any dtype when the engine lists none)."""
+    return quant.format in engine.formats and (not engine.dtypes or quant.dtype in engine.dtypes)
 
 
 def engine_version(catalog: Catalog, chip: str, engine: str) -> str:

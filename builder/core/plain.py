@@ -1,4 +1,5 @@
-"""Frozen dataclasses as plain data, made once per object: rendering and content keys ask
+"""Plain data: stable JSON text and digests, and frozen dataclasses as plain data made once
+per object: rendering and content keys ask
 for the same catalog entry thousands of times in a large matrix, and ``dataclasses.asdict``
 deep-copies on every call.
 
@@ -16,6 +17,11 @@ from typing import Any
 _MAX = 4096
 _dicts: dict[int, tuple[object, dict[str, Any]]] = {}
 _digests: dict[int, tuple[object, str]] = {}
+
+
+def dumps(data: object) -> str:
+    """Stable JSON text for files: sorted keys, two-space indent, final newline."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def digest(data: object) -> str:

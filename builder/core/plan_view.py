@@ -6,7 +6,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from builder.core.model import Catalog, Plan
+from builder.core.catalog_model import Catalog
+from builder.core.cells import Plan
 from builder.core.variants import PlannedVariant
 from builder.errors import UsageError
 

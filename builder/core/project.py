@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from builder.core.model import Settings
+from builder.core.catalog_model import Settings
 from builder.errors import UsageError
 
 

@@ -13,12 +13,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 from builder.core import variants
+from builder.core.catalog_model import Catalog
+from builder.core.cells import LoadedRecipe
 from builder.core.model import (
     DENIED_SERVE_ARGS,
     RELEASE_PLACEHOLDERS,
     RESERVED_SERVE_ARGS,
-    Catalog,
-    LoadedRecipe,
     Recipe,
     Selector,
     ValidateSpec,
@@ -81,46 +81,12 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
         "quantization": catalog.quantizations,
         "engine": catalog.engines,
     }
-    for axis, names in (
-        ("chip", recipe.matrix.chip),
-        ("quantization", recipe.matrix.quantization),
-        ("engine", recipe.matrix.engine),
+    for path, message in (
+        *_axis_problems(recipe, known),
+        *_selector_problems(recipe, known),
+        *_serve_problems(recipe),
     ):
-        if not names:
-            yield problem(f"matrix.{axis}", "must list at least one name")
-        for i, value in enumerate(names):
-            if value not in known[axis]:
-                yield problem(f"matrix.{axis}[{i}]", unknown_name(axis, value, known[axis]))
-        for dup in sorted({n for n in names if names.count(n) > 1}):
-            yield problem(f"matrix.{axis}", f"{dup!r} is listed more than once")
-
-    selectors: list[tuple[str, Selector]] = [
-        *((f"exclude[{i}]", s) for i, s in enumerate(recipe.exclude)),
-        *((f"include[{i}]", s) for i, s in enumerate(recipe.include)),
-        *((f"overrides[{i}].select", o.select) for i, o in enumerate(recipe.overrides)),
-    ]
-    if recipe.validate.reference is not None:
-        selectors.append(("validate.reference", recipe.validate.reference))
-    for path, selector in selectors:
-        for axis, value in selector.given().items():
-            if value not in known[axis]:
-                yield problem(f"{path}.{axis}", unknown_name(axis, value, known[axis]))
-        if not selector.given():
-            yield problem(path, "must name at least one of chip, quantization, engine")
-    for path, selector in selectors:
-        needs_all = path.startswith("include") or path == "validate.reference"
-        missing = [a for a in ("chip", "quantization", "engine") if a not in selector.given()]
-        if needs_all and missing and selector.given():
-            yield problem(path, f"must name a whole cell; missing {', '.join(missing)}")
-
-    serve_args = [("serve", recipe.serve)]
-    serve_args += [(f"overrides[{i}].serve", o.serve) for i, o in enumerate(recipe.overrides)]
-    for path, args in serve_args:
-        for key in sorted(set(args) & set(RESERVED_SERVE_ARGS)):
-            yield problem(f"{path}.{key}", "is set by the builder; a recipe cannot change it")
-        for key in sorted(set(args) & set(DENIED_SERVE_ARGS)):
-            yield problem(f"{path}.{key}", "loads code or files of the host; not in recipes")
-
+        yield problem(path, message)
     yield from _local_source_problems(recipe.model.source, catalog, doc, "model.source")
     if recipe.model.adapter is not None:
         where = "model.adapter.source"
@@ -131,13 +97,66 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
             yield from _local_source_problems(chosen.source, catalog, doc, where)
     for path, message in variants.recipe_problems(recipe, catalog):
         yield problem(path, message)
-
     for i, suite in enumerate(recipe.validate.suites):
         if suite not in catalog.suites:
             yield problem(f"validate.suites[{i}]", unknown_name("suite", suite, catalog.suites))
     for path, message in _range_problems(recipe.validate):
         yield problem(path, message)
     yield from _release_name_problems(recipe.release.name, doc)
+
+
+def _axis_problems(
+    recipe: Recipe, known: Mapping[str, Mapping[str, object]]
+) -> Iterable[tuple[str, str]]:
+    """(key path, message) for empty axes, unknown names and names listed twice."""
+    for axis, names in (
+        ("chip", recipe.matrix.chip),
+        ("quantization", recipe.matrix.quantization),
+        ("engine", recipe.matrix.engine),
+    ):
+        if not names:
+            yield f"matrix.{axis}", "must list at least one name"
+        for i, value in enumerate(names):
+            if value not in known[axis]:
+                yield f"matrix.{axis}[{i}]", unknown_name(axis, value, known[axis])
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            yield f"matrix.{axis}", f"{dup!r} is listed more than once"
+
+
+def _selector_problems(
+    recipe: Recipe, known: Mapping[str, Mapping[str, object]]
+) -> Iterable[tuple[str, str]]:
+    """Selectors (exclude, include, overrides, the reference) must name known cells; include
+    and the reference must name a whole cell."""
+    selectors: list[tuple[str, Selector]] = [
+        *((f"exclude[{i}]", s) for i, s in enumerate(recipe.exclude)),
+        *((f"include[{i}]", s) for i, s in enumerate(recipe.include)),
+        *((f"overrides[{i}].select", o.select) for i, o in enumerate(recipe.overrides)),
+    ]
+    if recipe.validate.reference is not None:
+        selectors.append(("validate.reference", recipe.validate.reference))
+    for path, selector in selectors:
+        for axis, value in selector.given().items():
+            if value not in known[axis]:
+                yield f"{path}.{axis}", unknown_name(axis, value, known[axis])
+        if not selector.given():
+            yield path, "must name at least one of chip, quantization, engine"
+    for path, selector in selectors:
+        needs_all = path.startswith("include") or path == "validate.reference"
+        missing = [a for a in ("chip", "quantization", "engine") if a not in selector.given()]
+        if needs_all and missing and selector.given():
+            yield path, f"must name a whole cell; missing {', '.join(missing)}"
+
+
+def _serve_problems(recipe: Recipe) -> Iterable[tuple[str, str]]:
+    """Engine arguments the builder sets itself, or that load code or files of the host."""
+    serve_args = [("serve", recipe.serve)]
+    serve_args += [(f"overrides[{i}].serve", o.serve) for i, o in enumerate(recipe.overrides)]
+    for path, args in serve_args:
+        for key in sorted(set(args) & set(RESERVED_SERVE_ARGS)):
+            yield f"{path}.{key}", "is set by the builder; a recipe cannot change it"
+        for key in sorted(set(args) & set(DENIED_SERVE_ARGS)):
+            yield f"{path}.{key}", "loads code or files of the host; not in recipes"
 
 
 def _local_source_problems(

@@ -19,11 +19,13 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from builder import __version__
 from builder.core import evaluation
+from builder.core.catalog_model import Catalog
+from builder.core.cells import Cell, LoadedRecipe, cell_json
 from builder.core.engines import model_reference, serve_command
+from builder.core.judge import suite_of
 from builder.core.matrix import engine_version
-from builder.core.model import Catalog, Cell, LoadedRecipe, cell_json
 from builder.core.plain import as_dict
-from builder.core.variants import variant_spec
+from builder.core.variants import VariantSpec, variant_spec
 from builder.errors import ConfigError
 
 # Rendered file name -> template name. The order is the order of the manifest.
@@ -77,13 +79,13 @@ def context(
     cell: Cell,
     loaded: LoadedRecipe,
     catalog: Catalog,
-    validation: Mapping[str, Any] | None = None,
+    validation: Mapping[str, Any] | None,
+    variant: VariantSpec,
 ) -> dict[str, Any]:
     """Everything templates may use, as plain data."""
     chip = catalog.chips[cell.chip]
     engine = catalog.engines[cell.engine]
     model_dir = str(CONTAINER_MODEL_ROOT / cell.release_name)
-    variant = variant_spec(loaded, catalog, cell.quantization)
     command = serve_command(
         engine,
         cell.serve_args,
@@ -124,8 +126,10 @@ def context(
         "validation": dict(validation) if validation is not None else None,
         "evaluation": {
             "accuracy": evaluation.accuracy_rows(validation),
-            "perf": evaluation.perf_rows(validation),
-            "model_index": evaluation.model_index(cell.release_name, validation),
+            "perf": evaluation.perf_rows(validation, suite_of(catalog, "perf")),
+            "model_index": evaluation.model_index(
+                cell.release_name, validation, suite_of(catalog, "accuracy")
+            ),
             "reference": (validation or {}).get("gates", {}).get("reference", ""),
         },
     }
@@ -137,10 +141,16 @@ def render_cell(
     loaded: LoadedRecipe,
     catalog: Catalog,
     validation: Mapping[str, Any] | None = None,
+    *,
+    variant: VariantSpec | None = None,
 ) -> dict[str, str]:
-    """The cell's files by name; nothing is written."""
+    """The cell's files by name; nothing is written. ``variant``: the spec of the weights the
+    cell serves, as the run resolved it (default: made here, without calibration data's
+    digest, which no template shows)."""
     env = environment(templates_dir)
-    ctx = context(cell, loaded, catalog, validation)
+    if variant is None:
+        variant = variant_spec(loaded, catalog, cell.quantization)
+    ctx = context(cell, loaded, catalog, validation, variant)
     files: dict[str, str] = {}
     for name, template in CELL_FILES.items():
         try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -18,11 +17,6 @@ STATUS_TEXT = {
     "awaiting-runner": "⏳ awaiting runner",
     "rendered": "📝 rendered",
 }
-
-
-def dumps(data: object) -> str:
-    """Stable JSON text: sorted keys, two-space indent, final newline."""
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def release_table(entries: Iterable[Mapping[str, Any]]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -81,3 +83,26 @@ class CellValidation:
             "finished_at": self.finished_at,
             "gates": self.gates,
         }
+
+
+def validation_from_json(data: Mapping[str, Any]) -> CellValidation:
+    """A cached validation.json back as a :class:`CellValidation` (unknown keys ignored, so
+    results cached by an older builder still load)."""
+    suites = tuple(
+        SuiteResult(
+            **_known(SuiteResult, s, skip=frozenset({"checks", "passed"})),
+            checks=tuple(Check(**_known(Check, c)) for c in s.get("checks", ())),
+        )
+        for s in data.get("suites", ())
+    )
+    fields = _known(CellValidation, data, skip=frozenset({"suites", "runner_labels"}))
+    return CellValidation(
+        **fields, suites=suites, runner_labels=tuple(data.get("runner_labels", ()))
+    )
+
+
+def _known(
+    cls: type[Any], data: Mapping[str, Any], skip: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)} - skip
+    return {k: v for k, v in data.items() if k in names}

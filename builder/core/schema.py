@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 
 from builder.core.model import Recipe
-from builder.core.report import dumps
+from builder.core.plain import dumps
 from builder.core.typed import json_schema
 
 SCHEMA_PATH = PurePosixPath("schema/recipe.schema.json")

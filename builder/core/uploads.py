@@ -113,6 +113,15 @@ def same_content(local: LocalFile, remote: RemoteFile) -> bool:
     return False
 
 
+def mismatched(plan: UploadPlan, landed: Mapping[str, RemoteFile]) -> list[str]:
+    """The files of ``plan`` a target does not hold as they were sent."""
+    return [
+        op.file.path
+        for op in plan.ops
+        if op.file.path not in landed or not same_content(op.file, landed[op.file.path])
+    ]
+
+
 def diff(
     local: Sequence[LocalFile], remote: Mapping[str, RemoteFile]
 ) -> tuple[tuple[FileOp, ...], tuple[str, ...]]:

@@ -10,17 +10,16 @@ model is quantized once and fanned out (:mod:`builder.effects.variants` does the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from builder import __version__
-from builder.core.model import Catalog, Cell, LoadedRecipe, Plan, QuantizationConf, Recipe
+from builder.core.catalog_model import Catalog, QuantizationConf
+from builder.core.cells import LoadedRecipe, Plan
+from builder.core.model import Recipe
 from builder.core.plain import as_dict, digest
 from builder.errors import unknown_name
-
-# The quantizer plugins builder/effects/quantizers registers, by module name (checked there).
-QUANTIZER_MODULES = ("gguf", "llmcompressor")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -190,9 +189,3 @@ def plan_variants(
         PlannedVariant(spec=spec, cells=tuple(cells))
         for spec, cells in sorted(shared.values(), key=lambda v: (v[0].recipe, v[0].quantization))
     ]
-
-
-def cell_variant(
-    cell: Cell, recipes: Mapping[str, LoadedRecipe], catalog: Catalog, calibration_digest: str = ""
-) -> VariantSpec:
-    return variant_spec(recipes[cell.recipe], catalog, cell.quantization, calibration_digest)

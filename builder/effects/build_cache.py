@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from builder.core.catalog_model import Catalog
 from builder.core.keys import InputDigests, suite_paths
-from builder.core.model import Catalog
+from builder.core.plain import dumps
 from builder.effects import fs
 from builder.errors import OutputError
 
@@ -82,31 +83,19 @@ def _paths_digest(root: Path, values: list[str]) -> str:
     return _files_digest(sorted(files), base) if files else ""
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _dumps(data: object) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-
-
 def load_record(cache_dir: Path, cell_id: str) -> dict[str, Any] | None:
     """The record of the last build of a cell, or None."""
-    return _read_json(cache_dir / "cells" / f"{cell_id}.json")
+    return fs.read_json(cache_dir / "cells" / f"{cell_id}.json")
 
 
 def save_record(cache_dir: Path, cell_id: str, record: Mapping[str, Any]) -> None:
-    fs.write_atomic(cache_dir / "cells" / f"{cell_id}.json", _dumps(record))
+    fs.write_atomic(cache_dir / "cells" / f"{cell_id}.json", dumps(record).encode())
 
 
 def load_validation(cache_dir: Path, key: str) -> tuple[dict[str, Any], dict[str, bytes]] | None:
     """A cached validation result and the files saved with it (engine log, suites' files)."""
     folder = cache_dir / "validation" / key
-    data = _read_json(folder / "validation.json")
+    data = fs.read_json(folder / "validation.json")
     if data is None:
         return None
     files = {
@@ -121,7 +110,7 @@ def save_validation(
     cache_dir: Path, key: str, validation: Mapping[str, Any], files: Mapping[str, bytes]
 ) -> None:
     """Keep a validation and its files; names are flat (no folders)."""
-    payload = {"validation.json": _dumps(validation), **files}
+    payload = {"validation.json": dumps(validation).encode(), **files}
     fs.write_dir_atomic(cache_dir / "validation" / key, payload, modes={})
 
 

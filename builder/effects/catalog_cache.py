@@ -1,7 +1,7 @@
 """A cache of composed catalogs: Hydra composing conf/ and typing each entry is most of the
 time of a command that has little else to do (a no-op release, `plan`, a per-cell CI job).
 
-The typed :class:`~builder.core.model.Catalog` is kept by a key over everything it is made of:
+The typed :class:`~builder.core.catalog_model.Catalog` is kept by a key over everything it is made of:
 every file under conf/, the overrides, the builder's own source and the Hydra and OmegaConf
 versions. A catalog whose files use interpolations (``${...}``, which may read the
 environment) is never cached. The cache lives in the user's cache folder
@@ -20,7 +20,7 @@ from functools import cache
 from pathlib import Path
 
 import builder
-from builder.core.model import Catalog
+from builder.core.catalog_model import Catalog
 from builder.effects import fs
 from builder.errors import OutputError
 

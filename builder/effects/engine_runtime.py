@@ -12,8 +12,9 @@ from pathlib import Path
 
 import httpx
 
+from builder.core.catalog_model import EngineConf
 from builder.core.engines import ServeCommand, serve_command
-from builder.core.model import EngineConf, ScalarValue
+from builder.core.model import ScalarValue
 from builder.effects.proc import Server, group_alive
 from builder.errors import EngineError
 

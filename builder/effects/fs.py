@@ -12,11 +12,14 @@ import contextlib
 import errno
 import fcntl
 import glob
+import hashlib
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from builder.effects import killpoint
 from builder.errors import OutputError
@@ -27,6 +30,27 @@ def _fail(path: Path, exc: OSError, *, action: str) -> OutputError:
     if exc.errno == errno.ENOSPC:
         reason = "no space left on the device"
     return OutputError(f"{path}: cannot {action}: {reason}")
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from ``path``; None when the file is missing, unreadable or not one."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def sha256_file(path: Path, *hashers: Any) -> str:
+    """The sha256 of a file, read once in 1 MiB chunks (weights may be gigabytes); each of
+    ``hashers`` (hashlib objects) is fed the same bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            h.update(chunk)
+            for other in hashers:
+                other.update(chunk)
+    return h.hexdigest()
 
 
 def write_atomic(path: Path, data: bytes) -> None:

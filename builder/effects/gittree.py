@@ -1,4 +1,5 @@
-"""Read another revision of the project out of git, into a folder (for `builder diff`)."""
+"""What git knows of the project: another revision as a folder (for `builder diff`), and
+the commit a release is made from."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import re
 import subprocess
 import tarfile
 from pathlib import Path
+from typing import Any
 
+from builder.effects import proc
 from builder.errors import UsageError
 
 REF = r"[A-Za-z0-9][A-Za-z0-9._/@^~-]{0,199}"
@@ -35,3 +38,16 @@ def export(root: Path, ref: str, dest: Path) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(done.stdout)) as archive:
         archive.extractall(dest, filter="data")
+
+
+def recipes_commit(root: Path) -> dict[str, Any]:
+    """The git commit of the project, and whether its recipes, conf/ or templates have
+    uncommitted changes (a release records both in every manifest)."""
+    head = proc.run(["git", "-C", str(root), "rev-parse", "HEAD"], timeout=10)
+    status = proc.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--", "recipes", "conf", "templates"],
+        timeout=10,
+    )
+    if head.returncode != 0:
+        return {"commit": "unknown", "dirty": None}
+    return {"commit": head.stdout.strip(), "dirty": bool(status.stdout.strip())}

@@ -7,7 +7,7 @@ import platform
 import shutil
 from pathlib import Path
 
-from builder.core.model import ChipConf
+from builder.core.catalog_model import ChipConf
 from builder.effects import proc
 
 

@@ -18,25 +18,24 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import shutil
 import struct
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from builder.core.log import Log
 from builder.core.variants import VariantSpec
 from builder.effects import fs, killpoint
 from builder.effects.models import materialize
 from builder.errors import OutputError, QuantizeError
 
-Log = Callable[[str], None]
 RECORD = "variant.json"
 
 
@@ -170,7 +169,7 @@ def _make(
         adapter_dir = materialize(spec.adapter, shop.cache_dir / "models")
         tool = merge_adapter(source_dir, adapter_dir, out)
         return tool, ()
-    from builder.effects.quantizers import QuantizeJob, quantizer
+    from builder.effects.quantizers import REGISTRY, QuantizeJob
 
     job = QuantizeJob(
         spec=spec,
@@ -183,7 +182,7 @@ def _make(
         timeout_s=shop.timeout_s,
         log=shop.log,
     )
-    produced = quantizer(str(spec.quantizer["module"])).quantize(job)
+    produced = REGISTRY.get(str(spec.quantizer["module"])).quantize(job)
     return produced.tool, tuple(tuple(c) for c in produced.commands)
 
 
@@ -247,7 +246,7 @@ def _record(
     files = {}
     for path in _files(weights):
         files[path.relative_to(weights).as_posix()] = {
-            "sha256": sha256_file(path),
+            "sha256": fs.sha256_file(path),
             "bytes": path.stat().st_size,
         }
     params = parameter_count(source_dir)
@@ -267,14 +266,6 @@ def _record(
         "seconds": round(seconds, 2),
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def parameter_count(folder: Path) -> int:

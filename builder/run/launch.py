@@ -20,61 +20,66 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from builder.core.keys import ResolvedCell
+from builder.core.log import Log
 from builder.core.results import CellValidation
 from builder.effects import fs, proc
 from builder.errors import EngineError
-from builder.run.pipeline import Outcome, regate, write_release_index
-
-if TYPE_CHECKING:
-    from builder.cli import Loaded
-
-Log = Callable[[str], None]
+from builder.run import pipeline
+from builder.run.cells import Outcome, Stage
+from builder.run.launchers import Launcher, launcher
+from builder.session import Session
 
 # A launcher job may run for as long as its cell's validation takes; the launcher's own
 # time limit (e.g. hydra.launcher.timeout_min) is the one that applies.
 JOB_TIMEOUT_S = 7 * 24 * 3600.0
 
 
-def run(
-    loaded: Loaded, stage: str, launcher: str, overrides: Sequence[str], *, log: Log
-) -> list[Outcome]:
-    """Validate the cells of ``loaded.plan`` as launcher jobs and collect them into out/."""
-    from builder.cli import split_overrides
-    from builder.run import scaleout
+def run(session: Session, stage: Stage, name: str, *, log: Log) -> list[Outcome]:
+    """Validate the session's cells as launcher jobs and collect them into out/: the
+    pipeline's steps, with the jobs in place of ``judge``."""
+    jobs = Jobs(launcher=launcher(name), name=name)
+    steps: list[pipeline.Step] = [
+        jobs.start,
+        pipeline.merge,
+        pipeline.tables,
+        pipeline.write,
+        jobs.failures,
+    ]
+    if stage == "release":
+        steps.append(pipeline.write_index)
+    steps.append(jobs.clean)
+    state = pipeline.Run(session=session, stage=stage, log=log, cells=session.resolved())
+    outcomes = pipeline.execute(state, steps)
+    return sorted(outcomes, key=lambda o: o.cell.id)
 
-    project, catalog = loaded.project, loaded.catalog
-    out_dir = project.out_dir(catalog.settings)
-    cells = loaded.plan.cells
-    with fs.exclusive_lock(out_dir):
-        fs.recover(out_dir)
+
+@dataclass(kw_only=True)
+class Jobs:
+    """The launcher jobs of one run: started as the run's first step, their folders merged
+    by the pipeline's own steps, their failures added, their folder removed when all ran."""
+
+    launcher: Launcher
+    name: str
+    jobs_dir: Path = Path()
+    missing: list[ResolvedCell] = field(default_factory=list)
+
+    def start(self, run: pipeline.Run) -> None:
+        session = run.session
         run_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{os.getpid()}"
-        jobs_dir = out_dir / ".jobs" / run_id
-        spec = {
-            "root": str(project.root),
-            "jobs_dir": str(jobs_dir),
-            "jobs_out": jobs_dir.relative_to(project.root.resolve()).as_posix(),
-            "model_cache": str(out_dir / ".cache"),
-            "catalog_overrides": split_overrides(overrides)[1],
-            "cells": [
-                {
-                    "id": c.id,
-                    "recipe": c.recipe,
-                    "chip": c.chip,
-                    "q": c.quantization,
-                    "engine": c.engine,
-                }
-                for c in cells
-            ],
-        }
-        spec_path = jobs_dir / "spec.json"
-        fs.write_atomic(spec_path, json.dumps(spec, indent=2).encode())
-        log(f"launching {len(cells)} job(s) with hydra/launcher={launcher} in {jobs_dir}")
+        self.jobs_dir = session.out_dir / ".jobs" / run_id
+        spec_path = self.jobs_dir / "spec.json"
+        fs.write_atomic(spec_path, json.dumps(job_spec(session, self.jobs_dir), indent=2).encode())
+        cells = run.cells
+        hydra_name = self.launcher.HYDRA_NAME
+        run.log(
+            f"launching {len(cells)} job(s) with hydra/launcher={hydra_name} in {self.jobs_dir}"
+        )
         argv = [
             sys.executable,
             "-m",
@@ -82,28 +87,50 @@ def run(
             "--multirun",
             f"spec={_quote(str(spec_path))}",
             f"cell=range(0,{len(cells)})",
-            f"hydra/launcher={launcher}",
-            f"hydra.sweep.dir={_quote(str(jobs_dir / 'hydra'))}",
+            f"hydra/launcher={hydra_name}",
+            f"hydra.sweep.dir={_quote(str(self.jobs_dir / 'hydra'))}",
         ]
-        done = proc.run(argv, timeout=JOB_TIMEOUT_S, cwd=project.root)
+        done = proc.run(argv, timeout=JOB_TIMEOUT_S, cwd=session.project.root)
         if done.returncode != 0:
             tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-15:])
-            msg = f"hydra/launcher={launcher} failed (exit {done.returncode}):\n{tail}"
+            msg = f"hydra/launcher={hydra_name} failed (exit {done.returncode}):\n{tail}"
             raise EngineError(msg)
-        found = {
-            c.id: jobs_dir / c.id / c.recipe / c.id
-            for c in cells
-            if (jobs_dir / c.id / c.recipe / c.id / "manifest.json").is_file()
-        }
-        outcomes = scaleout.merge(loaded.full_plan, found, out_dir, log=log)
-        # Jobs ran side by side: gate each cell now that its reference's results are in out/.
-        outcomes = regate(project, catalog, loaded.full_plan, outcomes, out_dir)
-        outcomes += [_job_failure(c, jobs_dir) for c in cells if c.id not in found]
-        if stage == "release":
-            write_release_index(project, catalog, loaded.full_plan, outcomes, out_dir)
-        if len(found) == len(cells):
-            shutil.rmtree(jobs_dir, ignore_errors=True)
-    return sorted(outcomes, key=lambda o: o.cell.id)
+        ran = [c for c in cells if (self._folder(c) / "manifest.json").is_file()]
+        self.missing = [c for c in cells if c not in ran]
+        # Jobs ran side by side: the merge gates each cell against its reference, now in out/.
+        run.folders = [self.jobs_dir / c.id for c in ran]
+
+    def _folder(self, resolved: ResolvedCell) -> Path:
+        return self.jobs_dir / resolved.id / resolved.cell.recipe / resolved.id
+
+    def failures(self, run: pipeline.Run) -> None:
+        run.outcomes += [_job_failure(c, self.jobs_dir) for c in self.missing]
+
+    def clean(self, run: pipeline.Run) -> None:
+        if not self.missing:
+            shutil.rmtree(self.jobs_dir, ignore_errors=True)
+
+
+def job_spec(session: Session, jobs_dir: Path) -> dict[str, Any]:
+    """What each job needs: the project, where to write, and its cell."""
+    project = session.project
+    return {
+        "root": str(project.root),
+        "jobs_dir": str(jobs_dir),
+        "jobs_out": jobs_dir.relative_to(project.root.resolve()).as_posix(),
+        "model_cache": str(session.out_dir / ".cache"),
+        "catalog_overrides": list(session.catalog_overrides),
+        "cells": [
+            {
+                "id": c.id,
+                "recipe": c.recipe,
+                "chip": c.chip,
+                "q": c.quantization,
+                "engine": c.engine,
+            }
+            for c in session.plan.cells
+        ],
+    }
 
 
 def _quote(value: str) -> str:
@@ -111,15 +138,15 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _job_failure(cell: Any, jobs_dir: Path) -> Outcome:
+def _job_failure(resolved: ResolvedCell, jobs_dir: Path) -> Outcome:
     """A cell whose job left no output: failed, with the end of the job's stderr."""
     try:
-        report = json.loads((jobs_dir / cell.id / "job.json").read_text(encoding="utf-8"))
+        report = json.loads((jobs_dir / resolved.id / "job.json").read_text(encoding="utf-8"))
         reason = f"launcher job exited {report['returncode']}: {report['stderr_tail']}"
     except (OSError, ValueError, KeyError):
         reason = "launcher job left no result"
-    validation = CellValidation(cell=cell.id, status="failed", reason=reason)
-    return Outcome(cell=cell, validation=validation)
+    validation = CellValidation(cell=resolved.id, status="failed", reason=reason)
+    return Outcome(cell=resolved, validation=validation)
 
 
 # ------------------------------------------------------------------ the Hydra application

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
+from builder.core.catalog_model import Catalog
+from builder.core.cells import LoadedRecipe, cell_id
 from builder.core.dockerlint import unwaived, waiver_problems
 from builder.core.matrix import Selection, expand, incompatibility
-from builder.core.model import Catalog, LoadedRecipe, cell_id
 from builder.core.recipes import load_recipes, recipe_files
 from builder.core.render import render_cell
+from builder.effects.hadolint import hadolint
 from builder.errors import Problem, RecipeError, SourceLoc
 
 
@@ -70,8 +72,6 @@ def plan_problems(loaded: LoadedRecipe, catalog: Catalog) -> Iterable[Problem]:
 
 def dockerfile_problems(loaded: LoadedRecipe, catalog: Catalog, root: Path) -> Iterable[Problem]:
     """hadolint findings on every cell's rendered Dockerfile that no chip waiver covers."""
-    from builder.effects.hadolint import hadolint
-
     plan = expand([loaded], catalog, Selection())
     for chip in sorted({c.chip for c in plan.cells}):
         for message in waiver_problems(catalog.chips[chip].hadolint_waivers):

@@ -10,24 +10,25 @@ recorded in out/release.json (``published``) and linked from the README table.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
 from builder.core import report
 from builder.core.card import card_problems
-from builder.core.model import Catalog, Cell, Plan
+from builder.core.catalog_model import Catalog
+from builder.core.cells import Cell, Plan
+from builder.core.log import Log
+from builder.core.plain import dumps
 from builder.core.project import Project
 from builder.core.uploads import UploadPlan, content_id, describe, diff
 from builder.effects import fs
 from builder.effects.models import materialize
-from builder.effects.publishers import PUBLISHERS, Context, Publisher
-from builder.effects.variants import sha256_file
+from builder.effects.publishers import REGISTRY as PUBLISHERS
+from builder.effects.publishers import Context, Publisher
 from builder.errors import BuilderError, OutputError, UsageError, unknown_name
 
-Log = Callable[[str], None]
 Status = Literal["published", "unchanged", "planned", "skipped", "failed"]
 DEFAULT_TARGETS = ("local",)
 
@@ -108,7 +109,7 @@ def _publisher(
     if name not in publishers:
         conf = catalog.publish[name]
         try:
-            publishers[name] = PUBLISHERS[conf.kind](conf, ctx)
+            publishers[name] = PUBLISHERS.get(conf.kind).connect(conf, ctx)
         except BuilderError as exc:
             publishers[name] = exc
     found = publishers[name]
@@ -136,58 +137,81 @@ def _one_cell(
         return [Result(cell=cell.id, target=t, status="skipped", detail=why) for t in targets]
     problems = card_problems((cell_dir / "README.md").read_text(encoding="utf-8"))
     card_error = "model card: " + "; ".join(problems) if problems else ""
-    model_dir = cache(lambda: _validated_weights(cell_dir, out_dir))
+    source = _Source(cell=cell, cell_dir=cell_dir, qualified=qualified, out_dir=out_dir)
     results = []
     for target in targets:
         # The card goes to the model hubs (not to an image registry): checked before any upload.
-        if card_error and catalog.publish[target].kind != "registry":
+        if card_error and PUBLISHERS.get(catalog.publish[target].kind).SENDS_CARD:
             ctx.log(f"{cell.id}: not published to {target}: {card_error}")
             results.append(Result(cell=cell.id, target=target, status="failed", detail=card_error))
             continue
         try:
             publisher = _publisher(target, catalog, publishers, ctx)
-            files = publisher.files(cell, cell_dir, model_dir)
-            names = publisher.names(cell, content_id(files))
-            ops, extra = diff(files, publisher.remote(names))
-            plan = UploadPlan(
-                cell=cell.id,
-                target=target,
-                kind=catalog.publish[target].kind,
-                repo=names.repo,
-                revision=names.revision,
-                staging=names.staging,
-                tag=names.tag,
-                qualified=qualified,
-                ops=ops,
-                extra=extra,
-            )
-            if dry_run:
-                ctx.log(describe(plan).rstrip("\n"))
-                results.append(Result(cell=cell.id, target=target, status="planned", plan=plan))
-                continue
-            ctx.log(
-                f"{cell.id} -> {target}: {len(plan.uploads)} of {len(plan.ops)} file(s) to send"
-            )
-            done = publisher.publish(plan)
+            results.append(_send(source, target, catalog, publisher, ctx, dry_run))
         except Exception as exc:  # noqa: BLE001 -- SDKs raise many types; one cell's failure must not stop the others
             ctx.log(f"{cell.id} -> {target}: FAILED: {_one_line(exc)}")
             results.append(
                 Result(cell=cell.id, target=target, status="failed", detail=_one_line(exc))
             )
-            continue
-        status: Status = "published" if plan.uploads else "unchanged"
-        ctx.log(f"{cell.id} -> {target}: {status}: {done.url} ({done.uploaded_bytes} bytes sent)")
-        results.append(
-            Result(
-                cell=cell.id,
-                target=target,
-                status=status,
-                detail=done.url,
-                plan=plan,
-                uploaded_bytes=done.uploaded_bytes,
-            )
-        )
     return results
+
+
+@dataclass(kw_only=True)
+class _Source:
+    """A released cell's folder, and the weights it was validated with (found once)."""
+
+    cell: Cell
+    cell_dir: Path
+    qualified: bool
+    out_dir: Path
+    _weights: Path | None = None
+
+    def weights(self) -> Path:
+        if self._weights is None:
+            self._weights = _validated_weights(self.cell_dir, self.out_dir)
+        return self._weights
+
+
+def _send(
+    source: _Source,
+    target: str,
+    catalog: Catalog,
+    publisher: Publisher,
+    ctx: Context,
+    dry_run: bool,
+) -> Result:
+    """Plan one cell on one target and, unless a dry run, carry the plan out."""
+    cell = source.cell
+    files = publisher.files(cell, source.cell_dir, source.weights)
+    names = publisher.names(cell, content_id(files))
+    ops, extra = diff(files, publisher.remote(names))
+    plan = UploadPlan(
+        cell=cell.id,
+        target=target,
+        kind=catalog.publish[target].kind,
+        repo=names.repo,
+        revision=names.revision,
+        staging=names.staging,
+        tag=names.tag,
+        qualified=source.qualified,
+        ops=ops,
+        extra=extra,
+    )
+    if dry_run:
+        ctx.log(describe(plan).rstrip("\n"))
+        return Result(cell=cell.id, target=target, status="planned", plan=plan)
+    ctx.log(f"{cell.id} -> {target}: {len(plan.uploads)} of {len(plan.ops)} file(s) to send")
+    done = publisher.publish(plan)
+    status: Status = "published" if plan.uploads else "unchanged"
+    ctx.log(f"{cell.id} -> {target}: {status}: {done.url} ({done.uploaded_bytes} bytes sent)")
+    return Result(
+        cell=cell.id,
+        target=target,
+        status=status,
+        detail=done.url,
+        plan=plan,
+        uploaded_bytes=done.uploaded_bytes,
+    )
 
 
 def _validated_weights(cell_dir: Path, out_dir: Path) -> Path:
@@ -203,7 +227,7 @@ def _validated_weights(cell_dir: Path, out_dir: Path) -> Path:
     folder = out_dir / ".cache" / "variants" / key / "weights"
     for name, meta in (weights.get("files") or {}).items():
         path = folder / name
-        if not path.is_file() or sha256_file(path) != meta["sha256"]:
+        if not path.is_file() or fs.sha256_file(path) != meta["sha256"]:
             msg = (
                 f"{cell_dir}: {name}, validated as {key[:12]}, is missing or changed under "
                 f"{folder.parent}; run the release again to make and validate it"
@@ -240,7 +264,7 @@ def record(
     for entry in index.get("cells", []):
         if entry["id"] in landed:
             entry["published"] = {**entry.get("published", {}), **landed[entry["id"]]}
-    fs.write_atomic(index_path, report.dumps(index).encode())
+    fs.write_atomic(index_path, dumps(index).encode())
     readme = project.readme(catalog.settings)
     try:
         text = readme.read_text(encoding="utf-8")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.core.model import EngineConf
+from builder.core.catalog_model import EngineConf
 from builder.effects.engine_runtime import running_engine
 from builder.effects.proc import group_alive
 from builder.errors import EngineError

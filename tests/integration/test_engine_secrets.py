@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.core.model import EngineConf
+from builder.core.catalog_model import EngineConf
 from builder.effects.engine_runtime import is_secret, running_engine
 from tests.integration.fault_project import FAKE_ENGINE
 

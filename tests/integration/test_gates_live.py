@@ -41,21 +41,18 @@ def fake_engine(name: str, wrong_every: int) -> dict[str, Any]:
         "serve": serve,
         "prompt_logprobs": False,
         "accepts_ignore_eos": False,
-        "quantizations": ["bf16"],
-        "chips": ["cpu"],
+        "formats": ["safetensors"],
+        "dtypes": ["bfloat16"],
     }
 
 
 def make_project(tmp_path: Path, models: Path, *, limit: int | None = None) -> Path:
     new_project(tmp_path, models)
-    config_path = tmp_path / "conf" / "config.yaml"
-    config = config_path.read_text()
+    # An engine is its conf/ file (the chip names a base image for it, below).
     for name, wrong in (("exact", 0), ("sloppy", 3)):
         (tmp_path / "conf" / "engine" / f"{name}.yaml").write_text(
             yaml.safe_dump(fake_engine(name, wrong))
         )
-        config = config.replace("  - _self_", f"  - engine@engine.{name}: {name}\n  - _self_")
-    config_path.write_text(config)
     chip_path = tmp_path / "conf" / "chip" / "cpu.yaml"
     chip = yaml.safe_load(chip_path.read_text())
     chip["base_image"] |= {"exact": "scratch", "sloppy": "scratch"}
@@ -98,6 +95,21 @@ def set_baseline(project: Path, path: str) -> None:
     recipe_path.write_text(yaml.safe_dump(recipe))
 
 
+def outputs_show_the_failure(project: Path) -> None:
+    """The degraded cell's folder, card, the README and the report say what the gate found."""
+    cell_dir = project / "out" / RECIPE / SLOPPY
+    assert {"accuracy.json", "perf.json", "perf.png", "lm-eval.log"} <= {
+        p.name for p in cell_dir.iterdir()
+    }
+    card = (cell_dir / "README.md").read_text()
+    assert "| tiny_arith_gen | exact_match | 100.0% | 67.0% | -33.0% |" in card
+    assert "model-index:" in card
+    readme = (project / "README.md").read_text()
+    assert "❌ failed | -33.0% ❌ fail |" in readme
+    assert "reference: 100.0% tiny_arith_gen" in readme
+    assert (project / "out" / "report.md").is_file()
+
+
 def test_degraded_cell_fails_against_this_run_an_earlier_run_and_a_baseline(
     tmp_path: Path, tiny_model_cache: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -122,17 +134,7 @@ def test_degraded_cell_fails_against_this_run_an_earlier_run_and_a_baseline(
     skipped = {c["name"]: c["detail"] for s in degraded["suites"] for c in s["checks"]}
     assert skipped["tiny_arith_mc"].startswith("skipped: a log-likelihood task")
     assert degraded["gates"]["perf"]["verdict"] == "pass"  # same host: compared (floor 0)
-    cell_dir = project / "out" / RECIPE / SLOPPY
-    assert {"accuracy.json", "perf.json", "perf.png", "lm-eval.log"} <= {
-        p.name for p in cell_dir.iterdir()
-    }
-    card = (cell_dir / "README.md").read_text()
-    assert "| tiny_arith_gen | exact_match | 100.0% | 67.0% | -33.0% |" in card
-    assert "model-index:" in card
-    readme = (project / "README.md").read_text()
-    assert "❌ failed | -33.0% ❌ fail |" in readme
-    assert "reference: 100.0% tiny_arith_gen" in readme
-    assert (project / "out" / "report.md").is_file()
+    outputs_show_the_failure(project)
 
     # A run narrowed to the degraded cell compares with the reference's stored results.
     assert main(["release", "--root", str(project), "engine=sloppy"]) == 4

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,6 +52,20 @@ def publish_images(project: Path, docker_host: str, port: int, recipe: str) -> s
     return done.stdout
 
 
+def layer_files(image: Any) -> dict[str, int]:
+    """Every file in the image's layers, with its mode."""
+    names: dict[str, int] = {}
+    with tarfile.open(fileobj=io.BytesIO(b"".join(image.save())), mode="r") as saved:
+        for member in saved.getmembers():
+            if member.name.endswith("layer.tar") or member.name.startswith("blobs/"):
+                data = saved.extractfile(member)
+                if data is None:
+                    continue
+                with tarfile.open(fileobj=io.BytesIO(data.read())) as layer:
+                    names |= {m.name: m.mode for m in layer.getmembers()}
+    return names
+
+
 def test_images_push_pull_by_digest_and_share_layers(
     project: Path, docker_host: str, registry: Path, registry_port: int, base_image: str
 ) -> None:
@@ -87,15 +102,7 @@ def test_images_push_pull_by_digest_and_share_layers(
     assert image.attrs["Config"]["Entrypoint"] == ["/opt/release/serve.sh"]
 
     # No weights in any layer; serve.sh is there and executable.
-    names: dict[str, int] = {}
-    with tarfile.open(fileobj=io.BytesIO(b"".join(image.save())), mode="r") as saved:
-        for member in saved.getmembers():
-            if member.name.endswith("layer.tar") or member.name.startswith("blobs/"):
-                data = saved.extractfile(member)
-                if data is None:
-                    continue
-                with tarfile.open(fileobj=io.BytesIO(data.read())) as layer:
-                    names |= {m.name: m.mode for m in layer.getmembers()}
+    names = layer_files(image)
     assert names["opt/release/serve.sh"] & 0o111
     assert not [
         n for n in names if n.endswith((".safetensors", ".bin.index.json", "tokenizer.json"))

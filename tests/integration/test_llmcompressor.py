@@ -23,8 +23,7 @@ import yaml
 from safetensors import safe_open
 
 from builder.core.variants import VariantSpec
-from builder.effects.quantizers import llmcompressor
-from builder.effects.quantizers.job import QuantizeJob
+from builder.effects.quantizers import QuantizeJob, llmcompressor
 from builder.effects.tinymodel import generate_tiny_llama, sum_facts
 from builder.effects.variants import default_tools_dir
 from tests.conftest import ROOT

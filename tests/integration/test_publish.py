@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -99,6 +100,14 @@ def test_a_gguf_variant_publishes_its_file_not_the_source_weights(
     assert not any(line.endswith("  model.safetensors") for line in lines), done.stdout
 
 
+def downloaded(env: dict[str, Any], name: str, revision: str) -> bytes:
+    """A file of the released repo, fetched with the SDK in a process of its own."""
+    argv = [sys.executable, "-c", DOWNLOAD, REPO, name, revision]
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    return Path(done.stdout.strip()).read_bytes()
+
+
 def test_publish_lands_whole_then_a_second_publish_sends_nothing(
     project: Path, fake_hf: FakeHub, fake_ms: FakeHub
 ) -> None:
@@ -123,23 +132,7 @@ def test_publish_lands_whole_then_a_second_publish_sends_nothing(
     assert hf_repo.private  # the catalog's default until someone flips it
 
     # What users do next: download from the release tag with the SDK.
-    download = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            DOWNLOAD,
-            REPO,
-            "model.safetensors",
-            tag,
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert download.returncode == 0, download.stderr
-    fetched = Path(download.stdout.strip()).read_bytes()
+    fetched = downloaded(env, "model.safetensors", tag)
     assert hashlib.sha256(fetched).hexdigest() == expected["model.safetensors"]
 
     index = json.loads((project / "out" / "release.json").read_text())

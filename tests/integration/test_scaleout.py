@@ -25,8 +25,9 @@ from typing import Any
 import pytest
 import yaml
 
-from builder.cli import load, main
-from builder.run.pipeline import run
+from builder.cli import main
+from builder.run.pipeline import release
+from builder.session import load
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -197,10 +198,7 @@ def test_template_edit_rerenders_without_starting_the_engine(serial: Path, tmp_p
     before = json.loads((cell_dir / "validation.json").read_text())
     with (root / "templates" / "model_card.md.j2").open("a") as handle:
         handle.write("\nEdited card.\n")
-    loaded = load(root, [])
-    outcomes = run(
-        loaded.project, loaded.catalog, loaded.plan, loaded.full_plan, stage="release", log=print
-    )
+    outcomes = release(load(root, []), stage="release", log=print)
     served = next(o for o in outcomes if o.cell.id == SERVED)
     assert served.reused.startswith("validation reused from ")
     after = json.loads((cell_dir / "validation.json").read_text())

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from builder.cli import main
+from builder.core.catalog_model import Catalog
 from builder.core.matrix import Selection, expand
-from builder.core.model import Catalog
 from builder.core.recipes import parse_recipe
 from builder.core.variants import plan_variants, variant_spec
 from builder.effects import variants
@@ -118,7 +118,7 @@ def test_a_failed_quantizer_leaves_no_variant(catalog: Catalog, cache: Path) -> 
 KILLED_PRODUCER = """
 import sys
 from pathlib import Path
-from builder.core.catalog import load_catalog
+from builder.session import load_catalog
 from builder.effects import variants
 from builder.core.recipes import parse_recipe
 from builder.core.variants import variant_spec

@@ -24,8 +24,9 @@ import yaml
 from hypothesis import assume, event, given, note
 from hypothesis import strategies as st
 
+from builder.core.catalog_model import Catalog
+from builder.core.cells import LoadedRecipe
 from builder.core.matrix import Selection, expand
-from builder.core.model import Catalog, LoadedRecipe
 from builder.core.recipes import RECIPE_NAME, load_recipe
 from builder.core.render import CONTAINER_MODEL_ROOT, render_cell
 from builder.errors import RecipeError
@@ -197,12 +198,14 @@ def baseline_card() -> tuple[dict[str, Any], list[str], int]:
 # ----------------------------------------------------------------------------- properties
 
 
+@pytest.mark.integration
 def test_the_base_recipe_is_valid_and_inert(catalog: Catalog, workdir: Path) -> None:
     loaded = load(dump(base_recipe()), workdir, "demo", catalog)
     assert len(expand([loaded], catalog, Selection()).cells) == 4
     check_inert(loaded, catalog, run_scripts=True)
 
 
+@pytest.mark.integration
 @given(case=mutated_recipes())
 def test_mutated_recipes_are_refused_with_a_location_or_inert(
     catalog: Catalog, workdir: Path, case: tuple[dict[str, Any], Any, Any]
@@ -220,6 +223,7 @@ def test_mutated_recipes_are_refused_with_a_location_or_inert(
         event("planned and rendered as inert data")
 
 
+@pytest.mark.integration
 @given(recipe=pattern_valid_recipes())
 def test_recipes_matching_every_pattern_are_refused_with_a_location_or_inert(
     catalog: Catalog, workdir: Path, recipe: dict[str, Any]
@@ -236,6 +240,7 @@ def test_recipes_matching_every_pattern_are_refused_with_a_location_or_inert(
         event("planned and rendered as inert data")
 
 
+@pytest.mark.integration
 @given(args=st.dictionaries(hostile_text, hostile_text | scalars, min_size=1, max_size=4))
 def test_engine_arguments_stay_inert_even_past_their_pattern(
     catalog: Catalog, workdir: Path, args: dict[str, Any]

@@ -15,7 +15,7 @@ import json
 import re
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 SUM = re.compile(r"(\d)\+(\d)=\s*$")
 
@@ -31,71 +31,74 @@ def answer(prompt: str, wrong_every: int) -> str:
 
 
 def make_handler(model: str, wrong_every: int) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    """The handler class for a server of ``model`` that gets every ``wrong_every``-th sum wrong."""
+    return type("Handler", (SumsHandler,), {"model": model, "wrong_every": wrong_every})
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
 
-        def _json(self, body: dict[str, Any], status: int = 200) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+class SumsHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    model: ClassVar[str]
+    wrong_every: ClassVar[int]
 
-        def do_GET(self) -> None:
-            if self.path == "/health":
-                self._json({"status": "ok"})
-            elif self.path == "/v1/models":
-                self._json({"object": "list", "data": [{"id": model, "object": "model"}]})
-            else:
-                self._json({"error": "not found"}, 404)
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if self.path == "/v1/chat/completions":
-                text = answer(str(body["messages"][-1]["content"]), wrong_every)
-                message = {"role": "assistant", "content": text}
-                choice = {"index": 0, "message": message, "finish_reason": "stop"}
-                self._json(
-                    {"object": "chat.completion", "choices": [choice], "usage": _usage(text)}
-                )
-            elif self.path == "/v1/completions":
-                prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
-                texts = [answer(str(p), wrong_every) for p in prompts]
-                if body.get("stream"):
-                    self._stream(texts[0])
-                    return
-                choices = [
-                    {"index": i, "text": t, "finish_reason": "stop", "logprobs": None}
-                    for i, t in enumerate(texts)
-                ]
-                self._json(
-                    {"object": "text_completion", "choices": choices, "usage": _usage(texts[0])}
-                )
-            else:
-                self._json({"error": "not found"}, 404)
+    def _json(self, body: dict[str, Any], status: int = 200) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-        def _stream(self, text: str) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/event-stream")
-            self.send_header("Connection", "close")
-            self.end_headers()
-            for piece in text.split(" "):
-                chunk = {"choices": [{"index": 0, "text": piece + " "}]}
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
-                time.sleep(0.002)
-            final = {
-                "choices": [{"index": 0, "text": "", "finish_reason": "stop"}],
-                "usage": _usage(text),
-            }
-            self.wfile.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
-            self.close_connection = True
+    def do_GET(self) -> None:
+        if self.path == "/health":
+            self._json({"status": "ok"})
+        elif self.path == "/v1/models":
+            self._json({"object": "list", "data": [{"id": self.model, "object": "model"}]})
+        else:
+            self._json({"error": "not found"}, 404)
 
-    return Handler
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if self.path == "/v1/chat/completions":
+            text = answer(str(body["messages"][-1]["content"]), self.wrong_every)
+            message = {"role": "assistant", "content": text}
+            choice = {"index": 0, "message": message, "finish_reason": "stop"}
+            self._json({"object": "chat.completion", "choices": [choice], "usage": _usage(text)})
+        elif self.path == "/v1/completions":
+            self._completions(body)
+        else:
+            self._json({"error": "not found"}, 404)
+
+    def _completions(self, body: dict[str, Any]) -> None:
+        prompts = body["prompt"] if isinstance(body["prompt"], list) else [body["prompt"]]
+        texts = [answer(str(p), self.wrong_every) for p in prompts]
+        if body.get("stream"):
+            self._stream(texts[0])
+            return
+        choices = [
+            {"index": i, "text": t, "finish_reason": "stop", "logprobs": None}
+            for i, t in enumerate(texts)
+        ]
+        self._json({"object": "text_completion", "choices": choices, "usage": _usage(texts[0])})
+
+    def _stream(self, text: str) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        for piece in text.split(" "):
+            chunk = {"choices": [{"index": 0, "text": piece + " "}]}
+            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.flush()
+            time.sleep(0.002)
+        final = {
+            "choices": [{"index": 0, "text": "", "finish_reason": "stop"}],
+            "usage": _usage(text),
+        }
+        self.wfile.write(f"data: {json.dumps(final)}\n\ndata: [DONE]\n\n".encode())
+        self.close_connection = True
 
 
 def _usage(text: str) -> dict[str, int]:

@@ -3,22 +3,20 @@ interpolations, and a damaged entry is made again."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from builder.core.catalog import load_catalog
 from builder.errors import ConfigError
-from tests.conftest import ROOT
+from builder.session import load_catalog
+from tests.support.project import new_project
 
 
 @pytest.fixture
 def conf(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("BUILDER_CATALOG_CACHE", raising=False)
-    shutil.copytree(ROOT / "conf", tmp_path / "conf")
-    return tmp_path / "conf"
+    return new_project(tmp_path, readme=None, tasks=False) / "conf"
 
 
 def entries(conf: Path) -> list[Path]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,16 +11,6 @@ import pytest
 
 from builder.cli import main
 from tests.conftest import ROOT
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the project's conf/ and templates/ with an empty recipes/ folder."""
-    for name in ("conf", "templates"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    (tmp_path / "recipes").mkdir()
-    shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", tmp_path / "recipes")
-    return tmp_path
 
 
 def run_cli(
@@ -89,12 +78,14 @@ def test_unknown_selection_suggests(capsys: pytest.CaptureFixture[str]) -> None:
     assert "did you mean 'metax'?" in err
 
 
+@pytest.mark.integration
 def test_lint_shipped_recipes(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "lint")
     assert code == 0
     assert out.count(": ok (") == len(list((ROOT / "recipes").glob("*.yaml")))
 
 
+@pytest.mark.integration
 def test_lint_reference_must_be_built(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     recipe = project / "recipes" / "tiny-llama.yaml"
     recipe.write_text(
@@ -106,6 +97,7 @@ def test_lint_reference_must_be_built(project: Path, capsys: pytest.CaptureFixtu
     assert "validate.reference: reference cell" in err
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(
     ("change", "expected"),
     [

@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from builder.cli import main
 from tests.conftest import ROOT
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    for name in ("conf", "templates"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    (tmp_path / "recipes").mkdir()
-    shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", tmp_path / "recipes")
-    return tmp_path
 
 
 def test_publish_needs_a_release(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,10 +24,10 @@ def test_unknown_target_suggests(project: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_every_publish_kind_has_a_publisher() -> None:
-    from builder.core.catalog import load_catalog
-    from builder.effects.publishers import PUBLISHERS
+    from builder.effects.publishers import REGISTRY
+    from builder.session import load_catalog
 
     catalog = load_catalog(ROOT / "conf")
-    assert {p.kind for p in catalog.publish.values()} == set(PUBLISHERS)
+    assert {p.kind for p in catalog.publish.values()} == set(REGISTRY.names())
     assert catalog.publish["huggingface"].token_env == "HF_TOKEN"
     assert catalog.publish["modelscope"].token_env == "MODELSCOPE_API_TOKEN"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,15 +9,16 @@ import pytest
 from builder.cli import main
 from builder.core.dockerlint import Finding, unwaived, waiver_problems
 from builder.effects.hadolint import hadolint
-from tests.conftest import ROOT
 
 
+@pytest.mark.integration
 def test_hadolint_runs_and_reports() -> None:
     findings = hadolint("FROM python:3.11\nWORKDIR app\n")
     assert [(f.code, f.line) for f in findings] == [("DL3000", 2)]
     assert str(findings[0]).startswith("Dockerfile:2: DL3000 (error) Use absolute WORKDIR")
 
 
+@pytest.mark.integration
 def test_inline_ignore_pragmas_do_not_count() -> None:
     text = "FROM python:3.11\n# hadolint ignore=DL3000\nWORKDIR app\n"
     assert [f.code for f in hadolint(text)] == ["DL3000"]
@@ -35,16 +35,14 @@ def test_waivers_need_a_rule_and_a_reason() -> None:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    for name in ("conf", "templates"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    (tmp_path / "recipes").mkdir()
-    shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", tmp_path / "recipes")
-    template = tmp_path / "templates" / "Dockerfile.j2"
+def project(project: Path) -> Path:
+    """The shared project, its Dockerfile template given a relative WORKDIR (DL3000)."""
+    template = project / "templates" / "Dockerfile.j2"
     template.write_text(template.read_text().replace("EXPOSE", "WORKDIR app\nEXPOSE"))
-    return tmp_path
+    return project
 
 
+@pytest.mark.integration
 def test_lint_fails_on_a_finding_then_passes_with_a_waiver(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

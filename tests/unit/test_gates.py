@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from builder.core import gates
+from builder.core.judge import settle
 from builder.core.results import CellValidation
-from builder.run.pipeline import settle
 
 
 def doc(scores: list[float], metric: str = "exact_match") -> dict[str, Any]:

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from builder.core.variants import VariantSpec
-from builder.effects.quantizers import gguf
-from builder.effects.quantizers.job import QuantizeJob
+from builder.effects.quantizers import QuantizeJob, gguf
 from builder.errors import QuantizeError
 
 MEMBERS = {
@@ -111,9 +110,9 @@ def test_k_quants_without_compiled_llama_cpp_say_how_to_get_it(tmp_path: Path) -
 
 
 def test_quantizers_get_no_credentials(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from builder.core.catalog import load_catalog
     from builder.core.project import Project
-    from builder.run.pipeline import _workshop
+    from builder.run.validate import _workshop
+    from builder.session import load_catalog
     from tests.conftest import ROOT
 
     monkeypatch.setenv("HF_TOKEN", "hf_secret")

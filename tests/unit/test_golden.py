@@ -1,4 +1,6 @@
-"""Golden files: rendered Dockerfiles, model cards and the README table, byte for byte.
+"""Golden files, byte for byte: each rendered file of three cells (Dockerfile, model card,
+serve.sh, anythingllm.json) and a cell's manifest.json, the README table, the catalog page
+and the GitHub matrix hand-off.
 
 `nox -s update_golden` (UPDATE_GOLDEN=1) rewrites them; reviewers read the diff.
 """
@@ -12,14 +14,18 @@ from pathlib import Path
 import pytest
 
 from builder.core import gates
+from builder.core.catalog_model import Catalog
 from builder.core.catalog_page import catalog_markdown
+from builder.core.cells import Cell, Plan
+from builder.core.index import index_entry, manifest
 from builder.core.matrix import Selection, expand
-from builder.core.model import Catalog, Cell, Plan
+from builder.core.plain import dumps
+from builder.core.plan_view import github_outputs
 from builder.core.recipes import load_recipes, recipe_files
 from builder.core.render import render_cell
 from builder.core.report import release_table
 from builder.core.results import CellValidation, Check, SuiteResult
-from builder.run.pipeline import index_entry
+from builder.core.variants import variant_spec
 from tests.conftest import ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -107,6 +113,7 @@ PASSED_GGUF = dataclasses.replace(
 )
 VALIDATIONS = {"tiny-llama.cpu.bf16.transformers": PASSED, PASSED_GGUF.cell: PASSED_GGUF}
 CELLS = (*VALIDATIONS, "qwen3-8b.metax.w8a8.vllm")
+RENDERED = ("Dockerfile", "README.md", "serve.sh", "anythingllm.json")
 
 
 def check_golden(name: str, text: str) -> None:
@@ -134,8 +141,31 @@ def test_rendered_cell(plan: Plan, catalog: Catalog, cell_id: str) -> None:
     loaded = next(r for r in plan.recipes if r.name == target.recipe)
     validation = VALIDATIONS[cell_id].to_json() if cell_id in VALIDATIONS else None
     files = render_cell(ROOT / "templates", target, loaded, catalog, validation)
-    for name in ("Dockerfile", "README.md", "serve.sh"):
+    for name in RENDERED:
         check_golden(f"{cell_id}/{name}", files[name])
+
+
+def test_manifest(plan: Plan, catalog: Catalog) -> None:
+    """What a cell's folder holds and what made it: the GGUF cell, its weights recorded."""
+    target = cell(plan, PASSED_GGUF.cell)
+    loaded = next(r for r in plan.recipes if r.name == target.recipe)
+    validation = PASSED_GGUF.to_json()
+    files = {
+        name: text.encode()
+        for name, text in render_cell(
+            ROOT / "templates", target, loaded, catalog, validation
+        ).items()
+    }
+    files["validation.json"] = dumps(validation).encode()
+    commit = {"commit": "0" * 40, "dirty": False}
+    variant = variant_spec(loaded, catalog, target.quantization)
+    made_of = manifest(target, loaded, catalog, variant, files, commit, GGUF_WEIGHTS)
+    check_golden(f"{target.id}/manifest.json", dumps(made_of))
+
+
+def test_github_matrix(plan: Plan, catalog: Catalog) -> None:
+    """The $GITHUB_OUTPUT lines the release workflow's plan job hands its shards."""
+    check_golden("github-matrix.txt", github_outputs(plan, catalog, 4))
 
 
 def test_readme_table(plan: Plan) -> None:
@@ -174,14 +204,16 @@ def test_catalog_page(plan: Plan, catalog: Catalog) -> None:
     check_golden("catalog.md", page)
     # Every pair the matrices name is accounted for: built, or incompatible with its rule.
     assert "incompatible: " in page
-    assert "(conf/engine/" in page
+    assert "(conf/chip/" in page
 
 
 def test_golden_dir_has_no_strays() -> None:
     expected = {
         Path("release-table.md"),
         Path("catalog.md"),
-        *(Path(c) / n for c in CELLS for n in ("Dockerfile", "README.md", "serve.sh")),
+        Path("github-matrix.txt"),
+        Path(PASSED_GGUF.cell) / "manifest.json",
+        *(Path(c) / n for c in CELLS for n in RENDERED),
     }
     found = {p.relative_to(GOLDEN) for p in GOLDEN.rglob("*") if p.is_file()}
     assert found == expected

@@ -9,61 +9,42 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from builder.cli import load, main
+from builder.cli import main
 from builder.core import keys as cache
 from builder.core.plan_view import github_matrix, github_shards
 from builder.errors import OutputError, UsageError
 from builder.run import pipeline
+from builder.run.cells import Outcome
+from builder.session import load
 from tests.conftest import ROOT
+from tests.support.project import new_project
 
 RECIPES = ("qwen3-8b", "deepseek-r1-distill-qwen-7b")
+# Real runs of the pipeline: git (the recipes' commit, `builder diff`) and hadolint run.
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A git repository with the catalogs, templates and two real-world recipes."""
-    for name in ("conf", "templates"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    (tmp_path / "recipes").mkdir()
-    for name in RECIPES:
-        shutil.copy(ROOT / "recipes" / f"{name}.yaml", tmp_path / "recipes")
-    (tmp_path / "README.md").write_text("# T\n\n<!-- START:models -->\n<!-- END:models -->\n")
-    git(tmp_path, "init", "-q")
-    commit(tmp_path, "base")
-    return tmp_path
+    return new_project(tmp_path / "project", recipes=RECIPES, tasks=False, git=True)
 
 
-def git(root: Path, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(root), *args], capture_output=True, text=True, check=True
-    )
-    return done.stdout
-
-
-def commit(root: Path, message: str) -> None:
-    git(root, "add", "-A")
-    git(root, "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", message)
-
-
-def release(root: Path) -> dict[str, pipeline.Outcome]:
-    loaded = load(root, [])
-    outcomes = pipeline.run(
-        loaded.project,
-        loaded.catalog,
-        loaded.plan,
-        loaded.full_plan,
-        stage="release",
-        log=lambda _: None,
-    )
+def release(root: Path) -> dict[str, Outcome]:
+    outcomes = pipeline.release(load(root, []), stage="release", log=lambda _: None)
     return {o.cell.id: o for o in outcomes}
 
 
-def rebuilt(outcomes: dict[str, pipeline.Outcome]) -> set[str]:
+def keys_of(root: Path) -> dict[str, cache.CellKeys]:
+    """Every cell's content keys, from a fresh load (inputs hashed now)."""
+    return {cell: r.keys for cell, r in load(root, []).cells.items()}
+
+
+def rebuilt(outcomes: dict[str, Outcome]) -> set[str]:
     return {cell for cell, o in outcomes.items() if not o.reused.startswith("cached since")}
 
 
@@ -104,14 +85,11 @@ def test_editing_a_chip_entry_reruns_only_that_chips_cells(project: Path) -> Non
 
 
 def test_editing_a_template_rerenders_every_cell_and_keeps_validation_keys(project: Path) -> None:
-    loaded = load(project, [])
-    from builder.run import scaleout
-
-    before = {k.cell: k for k in scaleout.cell_keys(loaded.project, loaded.catalog, loaded.plan)}
+    before = keys_of(project)
     first = release(project)
     with (project / "templates/serve.sh.j2").open("a") as handle:
         handle.write("# edited\n")
-    after = {k.cell: k for k in scaleout.cell_keys(loaded.project, loaded.catalog, loaded.plan)}
+    after = keys_of(project)
     assert all(after[c].validation_key == before[c].validation_key for c in before)
     assert {tuple(cache.changed_parts(before[c].parts, after[c].parts)) for c in before} == {
         ("templates",)
@@ -130,22 +108,17 @@ def test_suite_data_files_are_inputs(project: Path) -> None:
     (project / "tasks").mkdir()
     (project / "tasks/smoke.jsonl").write_text('{"q": 1}\n')
     edit(project / "conf/suite/smoke.yaml", "timeout_s:", "data: tasks/smoke.jsonl\ntimeout_s:")
-    import builder.core.model
+    import builder.core.catalog_model
 
     # The lead's suite schema will carry data paths; here an extra field stands in for one.
-    fields = builder.core.model.SuiteConf.__dataclass_fields__
+    fields = builder.core.catalog_model.SuiteConf.__dataclass_fields__
     if "data" not in fields:
         edit(project / "conf/suite/smoke.yaml", "data: tasks/smoke.jsonl\n", "")
         cache.SUITE_INPUTS["smoke"] = ("tasks/*.jsonl",)
     try:
-        loaded = load(project, [])
-        from builder.run import scaleout
-
-        keys = {k.cell: k for k in scaleout.cell_keys(loaded.project, loaded.catalog, loaded.plan)}
+        keys = keys_of(project)
         (project / "tasks/smoke.jsonl").write_text('{"q": 2}\n')
-        changed = {
-            k.cell: k for k in scaleout.cell_keys(loaded.project, loaded.catalog, loaded.plan)
-        }
+        changed = keys_of(project)
     finally:
         cache.SUITE_INPUTS.pop("smoke", None)
     assert {tuple(cache.changed_parts(keys[c].parts, changed[c].parts)) for c in keys} == {

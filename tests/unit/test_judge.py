@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
+from builder.core.catalog_model import Catalog
+from builder.core.judge import Reference, judge
 from builder.core.matrix import Selection, expand
-from builder.core.model import Catalog
 from builder.core.recipes import load_recipes
 from builder.core.results import CellValidation, Check, SuiteResult
-from builder.run.pipeline import ReferenceResults, judge
 from tests.conftest import ROOT
 
 ACCURACY = {
@@ -32,9 +32,9 @@ def gguf_cell(catalog: Catalog) -> tuple[object, object, CellValidation]:
 
 
 def test_a_cell_validated_alone_is_pending_until_assembled(catalog: Catalog) -> None:
-    cell, loaded, validation = gguf_cell(catalog)
-    absent = ReferenceResults(label="tiny-llama.cpu.bf16.transformers")
-    alone = judge(validation, cell, loaded, absent, final=False)  # type: ignore[arg-type]
+    _, loaded, validation = gguf_cell(catalog)
+    absent = Reference(label="tiny-llama.cpu.bf16.transformers")
+    alone = judge(validation, loaded, absent, catalog, final=False)  # type: ignore[arg-type]
     [gate] = alone.gates["accuracy"]
     assert gate["verdict"] == "pending"
     assert "builder assemble" in gate["note"]
@@ -42,8 +42,8 @@ def test_a_cell_validated_alone_is_pending_until_assembled(catalog: Catalog) -> 
 
 
 def test_a_release_never_leaves_a_gate_pending(catalog: Catalog) -> None:
-    cell, loaded, validation = gguf_cell(catalog)
-    absent = ReferenceResults(label="tiny-llama.cpu.bf16.transformers")
-    released = judge(validation, cell, loaded, absent)  # type: ignore[arg-type]
+    _, loaded, validation = gguf_cell(catalog)
+    absent = Reference(label="tiny-llama.cpu.bf16.transformers")
+    released = judge(validation, loaded, absent, catalog)  # type: ignore[arg-type]
     assert released.gates["accuracy"][0]["verdict"] == "inconclusive"
     assert released.status == "inconclusive"

@@ -17,8 +17,7 @@ import pytest
 import yaml
 
 from builder.core.variants import VariantSpec
-from builder.effects.quantizers import llmcompressor
-from builder.effects.quantizers.job import QuantizeJob
+from builder.effects.quantizers import QuantizeJob, llmcompressor
 from builder.errors import QuantizeError
 from tests.conftest import ROOT
 
@@ -183,6 +182,7 @@ def fake_job(tmp_path: Path, project: Path, args: dict[str, str], log: list[str]
     )
 
 
+@pytest.mark.integration
 def test_quantize_runs_the_job_script_with_the_tool_python(tmp_path: Path, project: Path) -> None:
     log: list[str] = []
     job = fake_job(tmp_path / "run", project, {"scheme": "W4A16"}, log)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from builder.core.model import Catalog
+from builder.core.catalog_model import Catalog
 from builder.core.recipes import parse_recipe
 from builder.errors import RecipeError
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 import builder.core.catalog
-from builder.cli import load
+from builder.core.catalog_model import Catalog
 from builder.core.matrix import Selection, expand
-from builder.core.model import Catalog
 from builder.core.recipes import parse_recipe
 from builder.core.render import render_cell
+from builder.session import load
 from tests.conftest import ROOT
 
 RECIPE = """\

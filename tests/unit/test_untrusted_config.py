@@ -3,26 +3,18 @@ override or conf/: no ${oc.env:...} secret in any output, no configuration from 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from builder.cli import main
-from tests.conftest import ROOT
 
 SECRET = "hf_s3cr3t_TOKEN_value"
 
 
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+@pytest.fixture(autouse=True)
+def planted_token(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_TOKEN", SECRET)
-    for name in ("conf", "templates"):
-        shutil.copytree(ROOT / name, tmp_path / name)
-    (tmp_path / "recipes").mkdir()
-    shutil.copy(ROOT / "recipes" / "tiny-llama.yaml", tmp_path / "recipes")
-    (tmp_path / "README.md").write_text("<!-- START:models -->\n<!-- END:models -->\n")
-    return tmp_path
 
 
 def everything_written(root: Path) -> str:
@@ -74,6 +66,7 @@ def test_overrides_cannot_load_configuration_from_elsewhere(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.integration
 def test_interpolation_in_a_recipe_is_inert_text(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from builder.core.catalog_model import Catalog
 from builder.core.matrix import Selection, expand
-from builder.core.model import Catalog
 from builder.core.recipes import load_recipe, parse_recipe
 from builder.errors import RecipeError
 

@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
+from builder.core.catalog_model import Catalog
 from builder.core.matrix import Selection, expand
-from builder.core.model import Catalog
 from builder.core.recipes import parse_recipe
 from builder.core.variants import plan_variants, variant_spec
 from builder.errors import RecipeError

@@ -42,12 +42,14 @@ def workflow(name: str) -> dict[Any, Any]:
     return data
 
 
+@pytest.mark.integration
 def test_actionlint_passes_on_every_workflow() -> None:
     assert sorted(p.name for p in WORKFLOWS.glob("*.yml")) == sorted(NAMES)
     done = lint(*(WORKFLOWS / n for n in NAMES))
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.integration
 def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     """The check above can fail: a typo in an expression is reported."""
     folder = tmp_path / ".github" / "workflows"

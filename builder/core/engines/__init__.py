@@ -1,8 +1,10 @@
-"""Serving engines: catalog data in conf/engine/ plus one small module each, in this registry.
+"""Serving engines: catalog data in conf/engine/ plus one small module each, in this package.
 
 A module turns a cell's engine arguments (written with vLLM's flag names, ``_`` for ``-``)
 into the argv of its own server. Arguments an engine has no equivalent for are reported as
-ignored in the plan instead of crashing the server at start.
+ignored in the plan instead of crashing the server at start. An engine's ``module`` in
+conf/ (default: its name) names the module; a vendor fork (vllm-ascend) names the engine it
+follows. Adding an engine is conf/engine/<name>.yaml plus <name>.py here.
 """
 
 from __future__ import annotations
@@ -11,32 +13,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from builder.core.engines import llamacpp, sglang, transformers, vllm
-from builder.core.model import EngineConf, ScalarValue
-from builder.errors import ConfigError, unknown_name
+from builder.core.catalog_model import EngineConf
+from builder.core.model import ScalarValue
+from builder.core.registry import Registry
 
 
 class EngineModule(Protocol):
     """What each engine module provides (matched by module, as cibuildwheel's platforms)."""
 
-    def translate_args(
-        self, args: Mapping[str, ScalarValue]
-    ) -> tuple[list[str], tuple[str, ...]]: ...
+    def translate_args(self, args: Mapping[str, ScalarValue]) -> tuple[list[str], tuple[str, ...]]:
+        """The flags for ``args`` (sorted by name) and the names the engine has no flag for."""
+        ...
 
 
-ENGINES: Final[Mapping[str, EngineModule]] = {
-    "vllm": vllm,
-    "sglang": sglang,
-    "llamacpp": llamacpp,
-    "transformers": transformers,
-}
+REGISTRY: Final = Registry[EngineModule](
+    kind="engine module", package=__name__, path=__path__, provides=("translate_args",)
+)
 
 
 def engine_module(name: str) -> EngineModule:
-    try:
-        return ENGINES[name]
-    except KeyError:
-        raise ConfigError(unknown_name("engine module", name, ENGINES)) from None
+    return REGISTRY.get(name)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -1,4 +1,4 @@
-"""Publish targets by kind, in an explicit registry (conf/publish/*.yaml names the kind).
+"""Publish targets by kind: conf/publish/*.yaml names a ``kind``, the module of that name here.
 
 Each publisher answers two questions and performs one action: which files a cell gives it,
 what the target already holds (for the plan), and :meth:`Publisher.publish`, which carries
@@ -11,12 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Final, Protocol
 
-from builder.core.model import Cell, PublishConf, Settings
+from builder.core.catalog_model import PublishConf, Settings
+from builder.core.cells import Cell
+from builder.core.log import Log
+from builder.core.registry import Registry
 from builder.core.uploads import LocalFile, RemoteFile, UploadPlan
-
-Log = Callable[[str], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,33 +67,17 @@ class Publisher(Protocol):
         ...
 
 
-def _local(conf: PublishConf, ctx: Context) -> Publisher:
-    from builder.effects.publishers.local import LocalHub
+class PublisherModule(Protocol):
+    """What a publisher module provides: a factory for its targets and whether they get the
+    model card (the card is checked before anything goes to a target that does)."""
 
-    return LocalHub(conf, ctx)
+    SENDS_CARD: bool
 
-
-def _huggingface(conf: PublishConf, ctx: Context) -> Publisher:
-    from builder.effects.publishers.huggingface import HuggingFaceHub
-
-    return HuggingFaceHub(conf, ctx)
-
-
-def _modelscope(conf: PublishConf, ctx: Context) -> Publisher:
-    from builder.effects.publishers.modelscope import ModelScopeHub
-
-    return ModelScopeHub(conf, ctx)
+    def connect(self, conf: PublishConf, ctx: Context) -> Publisher:
+        """A publisher for the target ``conf``; raises PublishError when its SDK is missing."""
+        ...
 
 
-def _registry(conf: PublishConf, ctx: Context) -> Publisher:
-    from builder.effects.publishers.oci import ImageRegistry
-
-    return ImageRegistry(conf, ctx)
-
-
-PUBLISHERS: Mapping[str, Callable[[PublishConf, Context], Publisher]] = {
-    "local": _local,
-    "huggingface": _huggingface,
-    "modelscope": _modelscope,
-    "registry": _registry,
-}
+REGISTRY: Final = Registry[PublisherModule](
+    kind="publish kind", package=__name__, path=__path__, provides=("SENDS_CARD", "connect")
+)

@@ -7,22 +7,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from builder.core.uploads import LocalFile, release_files
+from builder.effects import fs
 
 
 def hash_file(path: Path, repo_path: str) -> LocalFile:
     size = path.stat().st_size
-    sha256 = hashlib.sha256()
+    # The git blob id hashes a header and then the same bytes: one read serves both.
     sha1 = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            sha256.update(chunk)
-            sha1.update(chunk)
+    sha256 = fs.sha256_file(path, sha1)
     return LocalFile(
-        path=repo_path,
-        source=str(path),
-        size=size,
-        sha256=sha256.hexdigest(),
-        git_sha1=sha1.hexdigest(),
+        path=repo_path, source=str(path), size=size, sha256=sha256, git_sha1=sha1.hexdigest()
     )
 
 

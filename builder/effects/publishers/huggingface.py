@@ -9,36 +9,33 @@ then one commit on ``main`` reuses the uploaded blobs, the release is tagged
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
-from builder.core.model import Cell, PublishConf
-from builder.core.uploads import LocalFile, RemoteFile, UploadPlan, diff, same_content
+from builder.core.catalog_model import PublishConf
+from builder.core.cells import Cell
+from builder.core.uploads import LocalFile, RemoteFile, UploadPlan, diff
 from builder.effects.publishers import Context, Names, Published
-from builder.effects.publishers._files import collect
-from builder.effects.retry import with_retries
+from builder.effects.publishers._hub import RepoTarget, endpoint, token
 from builder.errors import PublishError
 
+SENDS_CARD = True
 
-class HuggingFaceHub:
+
+def connect(conf: PublishConf, ctx: Context) -> HuggingFaceHub:
+    return HuggingFaceHub(conf, ctx)
+
+
+class HuggingFaceHub(RepoTarget):
     def __init__(self, conf: PublishConf, ctx: Context) -> None:
         try:
             from huggingface_hub import HfApi
         except ImportError:
             msg = "the huggingface target needs huggingface_hub: pip install huggingface_hub"
             raise PublishError(msg) from None
-        self.conf = conf
-        self.log = ctx.log
-        endpoint = conf.endpoint or os.environ.get("HF_ENDPOINT") or None
-        token = os.environ.get(conf.token_env) if conf.token_env else None
-        # The token goes to the SDK object only; it is never part of a message or a file.
+        super().__init__(conf, ctx)
         # False (not None): without the variable no token is used, not even a stored login.
-        self.api: Any = HfApi(endpoint=endpoint, token=token or False)
-
-    def files(self, cell: Cell, cell_dir: Path, model_dir: Callable[[], Path]) -> list[LocalFile]:
-        return collect(cell_dir, model_dir())
+        self.api: Any = HfApi(endpoint=endpoint(conf, "HF_ENDPOINT"), token=token(conf) or False)
 
     def names(self, cell: Cell, content: str) -> Names:
         return Names(
@@ -47,9 +44,6 @@ class HuggingFaceHub:
             staging=f"{self.conf.staging_prefix}{content}",
             tag=f"release-{content}",
         )
-
-    def _retry(self, what: str, call: Callable[[], Any]) -> Any:
-        return with_retries(call, what=what, log=self.log)
 
     def _tree(self, repo: str, revision: str) -> dict[str, RemoteFile]:
         from huggingface_hub.errors import RepositoryNotFoundError, RevisionNotFoundError
@@ -89,15 +83,7 @@ class HuggingFaceHub:
         return str(info.oid)
 
     def _check(self, plan: UploadPlan, revision: str) -> None:
-        landed = self._tree(plan.repo, revision)
-        wrong = [
-            op.file.path
-            for op in plan.ops
-            if op.file.path not in landed or not same_content(op.file, landed[op.file.path])
-        ]
-        if wrong:
-            msg = f"{plan.repo}@{revision}: not as uploaded: {', '.join(wrong)}"
-            raise PublishError(msg)
+        self.check_landed(plan, self._tree(plan.repo, revision), f"{plan.repo}@{revision}")
 
     def publish(self, plan: UploadPlan) -> Published:
         repo, main = plan.repo, plan.revision

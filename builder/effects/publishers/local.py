@@ -6,23 +6,28 @@ new tree beside it and swaps it in whole, so a reader never sees half a release.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
-from builder.core.model import Cell, PublishConf
-from builder.core.uploads import LocalFile, RemoteFile, UploadPlan, same_content
+from builder.core.catalog_model import PublishConf
+from builder.core.cells import Cell
+from builder.core.uploads import RemoteFile, UploadPlan
 from builder.effects import fs
 from builder.effects.publishers import Context, Names, Published
-from builder.effects.publishers._files import collect, hash_file
-from builder.errors import PublishError
+from builder.effects.publishers._files import hash_file
+from builder.effects.publishers._hub import RepoTarget
+
+SENDS_CARD = True
 
 
-class LocalHub:
+def connect(conf: PublishConf, ctx: Context) -> LocalHub:
+    return LocalHub(conf, ctx)
+
+
+class LocalHub(RepoTarget):
     def __init__(self, conf: PublishConf, ctx: Context) -> None:
+        super().__init__(conf, ctx)
         self.root = ctx.out_dir / (conf.path or "hub")
-
-    def files(self, cell: Cell, cell_dir: Path, model_dir: Callable[[], Path]) -> list[LocalFile]:
-        return collect(cell_dir, model_dir())
 
     def names(self, cell: Cell, content: str) -> Names:
         return Names(repo=cell.release_repo, revision="main", staging="", tag="")
@@ -46,12 +51,5 @@ class LocalHub:
             return Published(url=url, revision="main", commit="", uploaded_bytes=0)
         fs.copy_tree_atomic(repo_dir, {op.file.path: Path(op.file.source) for op in plan.ops})
         landed = self.remote(Names(repo=plan.repo, revision="main", staging="", tag=""))
-        wrong = [
-            op.file.path
-            for op in plan.ops
-            if op.file.path not in landed or not same_content(op.file, landed[op.file.path])
-        ]
-        if wrong:
-            msg = f"{repo_dir}: files differ after writing: {', '.join(wrong)}"
-            raise PublishError(msg)
+        self.check_landed(plan, landed, str(repo_dir))
         return Published(url=url, revision="main", commit="", uploaded_bytes=plan.upload_bytes)

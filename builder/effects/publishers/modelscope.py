@@ -11,40 +11,38 @@ resumes.
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from builder.core.model import Cell, PublishConf
-from builder.core.uploads import LocalFile, RemoteFile, UploadPlan, same_content
+from builder.core.catalog_model import PublishConf
+from builder.core.cells import Cell
+from builder.core.uploads import RemoteFile, UploadPlan
 from builder.effects.publishers import Context, Names, Published
-from builder.effects.publishers._files import collect
-from builder.effects.retry import with_retries
+from builder.effects.publishers._hub import RepoTarget, endpoint, token
 from builder.errors import PublishError
 
+SENDS_CARD = True
 
-class ModelScopeHub:
+
+def connect(conf: PublishConf, ctx: Context) -> ModelScopeHub:
+    return ModelScopeHub(conf, ctx)
+
+
+class ModelScopeHub(RepoTarget):
     def __init__(self, conf: PublishConf, ctx: Context) -> None:
         try:
             from modelscope_hub import HubApi, HubConfig
         except ImportError:
             msg = "the modelscope target needs the ModelScope SDK: pip install modelscope-hub"
             raise PublishError(msg) from None
-        self.conf = conf
-        self.log = ctx.log
+        super().__init__(conf, ctx)
         self.work = ctx.out_dir / ".work" / "publish" / conf.name
-        endpoint = conf.endpoint or os.environ.get("MODELSCOPE_ENDPOINT") or None
-        token = os.environ.get(conf.token_env) if conf.token_env else None
-        # The token goes to the SDK object only; it is never part of a message or a file.
         # "" (not None): without the variable no token is used, not even a stored login.
-        config = HubConfig(endpoint=endpoint, token=token or "")
+        config = HubConfig(endpoint=endpoint(conf, "MODELSCOPE_ENDPOINT"), token=token(conf) or "")
         self.endpoint = str(config.endpoint).rstrip("/")
         self.api: Any = HubApi(config=config)
-
-    def files(self, cell: Cell, cell_dir: Path, model_dir: Callable[[], Path]) -> list[LocalFile]:
-        return collect(cell_dir, model_dir())
 
     def names(self, cell: Cell, content: str) -> Names:
         return Names(
@@ -53,9 +51,6 @@ class ModelScopeHub:
             staging="",
             tag=f"release-{content}",
         )
-
-    def _retry(self, what: str, call: Callable[[], Any]) -> Any:
-        return with_retries(call, what=what, log=self.log)
 
     def _files(self, repo: str, revision: str) -> dict[str, RemoteFile]:
         from modelscope_hub import NotExistError
@@ -115,15 +110,7 @@ class ModelScopeHub:
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
             uploaded = plan.upload_bytes
-        landed = self._files(repo, main)
-        wrong = [
-            op.file.path
-            for op in plan.ops
-            if op.file.path not in landed or not same_content(op.file, landed[op.file.path])
-        ]
-        if wrong:
-            msg = f"{repo}@{main}: not as uploaded: {', '.join(wrong)}"
-            raise PublishError(msg)
+        self.check_landed(plan, self._files(repo, main), f"{repo}@{main}")
         revisions = self._retry(
             f"revisions of {repo}", lambda: self.api.list_repo_revisions(repo, "model")
         )

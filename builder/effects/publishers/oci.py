@@ -1,4 +1,5 @@
-"""The ``registry`` target: each cell's image, built with the Docker SDK and pushed.
+"""The ``oci`` kind: each cell's container image, built with the Docker SDK and pushed to
+an OCI registry (settings.registry names it; the ``registry`` target in conf/ uses it).
 
 Two tags: the cell's readable one (chip, quantization, engine and version, builder version)
 and a pinned one that adds the content id of the build context (Dockerfile and serve.sh,
@@ -14,7 +15,8 @@ import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from builder.core.model import Cell, PublishConf
+from builder.core.catalog_model import PublishConf
+from builder.core.cells import Cell
 from builder.core.uploads import LocalFile, RemoteFile, UploadPlan
 from builder.effects import images
 from builder.effects.publishers import Context, Names, Published
@@ -33,6 +35,14 @@ def image_labels(cell: Cell, cell_dir: Path) -> dict[str, str]:
         "org.opencontainers.image.revision": str(recipe.get("commit", "unknown")),
         "org.opencontainers.image.ref.name": images.split_ref(cell.image)[1],
     }
+
+
+# An image carries no model card (the model repositories do).
+SENDS_CARD = False
+
+
+def connect(conf: PublishConf, ctx: Context) -> ImageRegistry:
+    return ImageRegistry(conf, ctx)
 
 
 class ImageRegistry:

@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
 
-from builder.effects.quantizers.job import Produced, QuantizeJob, run_tool
+from builder.effects.quantizers import Produced, QuantizeJob, run_tool
 from builder.errors import QuantizeError
 
 # What the converter writes by itself (its --outtype values that quantize or cast).
@@ -68,7 +68,7 @@ def quantize(job: QuantizeJob) -> Produced:
     )
     if target:
         _check_compiled(version, target)
-        quant = [sys.executable, "-m", "builder.effects.quantizers.llama_quantize"]
+        quant = [sys.executable, "-m", "builder.effects.quantizers._llama_quantize"]
         quant += [str(converted), str(final), target]
         run_tool(job, quant, name="llama_model_quantize")
         commands.append(quant)

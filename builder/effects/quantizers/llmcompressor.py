@@ -3,7 +3,7 @@
 llm-compressor pins its own transformers, which the builder's does not satisfy, so it runs in
 a virtual environment of its own, made once per set of requirements under the tools folder.
 The builder and that environment talk only through files: this plugin writes a job document
-(JSON) and the environment's python runs llmcompressor_job.py on it.
+(JSON) and the environment's python runs _llmcompressor_job.py on it.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from builder.core.variants import VariantSpec
-from builder.effects.quantizers.job import Produced, QuantizeJob, run_tool
+from builder.effects.quantizers import Produced, QuantizeJob, run_tool
 from builder.errors import QuantizeError
 
 # Installed before the requirements, and pinned again beside them, so pip keeps the build the
 # index offers for this exact version (the CPU wheel here, the CUDA one on a GPU runner).
 TORCH = "torch==2.13.0"
-JOB_SCRIPT = Path(__file__).with_name("llmcompressor_job.py")
+JOB_SCRIPT = Path(__file__).with_name("_llmcompressor_job.py")
 # Written last into a finished environment: its presence means "complete".
 MARKER = "llmrb-installed.json"
 # The schemes (compressed-tensors preset names) and the algorithms that make each, default first.
@@ -78,7 +78,7 @@ def scheme_and_algorithm(args: Mapping[str, str]) -> tuple[str, str]:
 def job_document(
     spec: VariantSpec, source_dir: Path, out_dir: Path, project_root: Path
 ) -> dict[str, Any]:
-    """Everything llmcompressor_job.py does, as plain data (the script decides nothing)."""
+    """Everything _llmcompressor_job.py does, as plain data (the script decides nothing)."""
     scheme, algorithm = scheme_and_algorithm(spec.args)
     calibration = None
     if algorithm in CALIBRATED:

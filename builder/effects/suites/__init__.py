@@ -1,17 +1,32 @@
-"""Validation suites: each is a module with ``run(ctx) -> SuiteResult``, in this registry."""
+"""Validation suites: catalog data in conf/suite/ plus one module each in this package.
+
+A suite's module is named after its conf/ entry and provides ``run(ctx) -> SuiteResult``:
+it talks to the cell's running engine and returns its checks, its measurements and the
+files it wrote for the cell's folder. Its conf/ entry declares those files and the gate
+(if any) that judges them, so nothing else lists suites by name. Adding a suite is
+conf/suite/<name>.yaml plus <name>.py here.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Final, Protocol
 
+from builder.core.registry import Registry
 from builder.core.results import SuiteResult
-from builder.effects.suites import accuracy, perf, smoke
-from builder.effects.suites.context import SuiteContext
+from builder.effects.suites._context import SuiteContext
 
 
-class SuiteModule(Protocol):
-    def run(self, ctx: SuiteContext) -> SuiteResult: ...
+class Suite(Protocol):
+    """What a suite module provides."""
+
+    def run(self, ctx: SuiteContext) -> SuiteResult:
+        """Run against ``ctx.engine``; write only under ``ctx.work_dir``; never raise for a
+        failed check (record it), only for a fault of the builder."""
+        ...
 
 
-SUITES: Final[Mapping[str, SuiteModule]] = {"smoke": smoke, "accuracy": accuracy, "perf": perf}
+__all__ = ["REGISTRY", "Suite", "SuiteContext"]
+
+REGISTRY: Final = Registry[Suite](
+    kind="suite module", package=__name__, path=__path__, provides=("run",)
+)

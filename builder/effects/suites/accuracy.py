@@ -22,7 +22,7 @@ from builder.core.model import AccuracySpec
 from builder.core.results import Check, SuiteResult
 from builder.core.tasks import BundledTask, bundled_tasks, data_files
 from builder.effects import proc
-from builder.effects.suites.context import SuiteContext
+from builder.effects.suites import SuiteContext
 
 SEED = 1234  # lm-eval's --seed: python, numpy, torch and few-shot sampling seeds
 

@@ -24,7 +24,7 @@ import httpx
 from builder.core.model import PerfScenario
 from builder.core.results import Check, SuiteResult
 from builder.effects import proc
-from builder.effects.suites.context import SuiteContext
+from builder.effects.suites import SuiteContext
 
 PERCENTILES = (50, 90, 99)
 # Prompt text: plain words, so every tokenizer makes roughly one token per word. The real

@@ -10,7 +10,7 @@ import httpx
 
 from builder.core.results import Check, SuiteResult
 from builder.effects.engine_runtime import RunningEngine
-from builder.effects.suites.context import SuiteContext
+from builder.effects.suites import SuiteContext
 
 PROMPT = "The capital of France is"
 

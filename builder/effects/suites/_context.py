@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from builder.core.model import EngineConf, SuiteConf, ValidateSpec
+from builder.core.catalog_model import EngineConf, SuiteConf
+from builder.core.model import ValidateSpec
 from builder.effects.engine_runtime import RunningEngine
 
 

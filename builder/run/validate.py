@@ -1,0 +1,212 @@
+"""Validate one cell: make (or find) its weights, start its engine, run its suites.
+
+A cell whose chip or engine this host lacks is *awaiting a runner*, with the runner labels
+that would have it. Otherwise the engine starts once on loopback and every suite of the
+recipe runs against it; the engine is stopped on every way out (success, a failed suite,
+an error, Ctrl-C), and a suite's failure never stops the other suites.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from builder.core.catalog_model import Catalog
+from builder.core.engines import model_reference
+from builder.core.keys import ResolvedCell
+from builder.core.matrix import engine_version
+from builder.core.project import Project
+from builder.core.results import CellValidation, SuiteResult
+from builder.effects import host, variants
+from builder.effects.engine_runtime import RunningEngine, engine_env, is_secret, running_engine
+from builder.effects.suites import REGISTRY as SUITES
+from builder.effects.suites import SuiteContext
+from builder.errors import BuilderError, ConfigError
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def identity(catalog: Catalog, resolved: ResolvedCell) -> dict[str, Any]:
+    """Who a result comes from: enough to tell whether a stored one still applies."""
+    cell = resolved.cell
+    return {
+        "cell": cell.id,
+        "engine": cell.engine,
+        "engine_version": engine_version(catalog, cell.chip, cell.engine),
+        "image": cell.image,
+        "image_digest": None,  # known once the image is built and pushed
+        "model_source": resolved.recipe.recipe.model.source,
+        "hardware": host.hardware(catalog.chips[cell.chip]),
+    }
+
+
+def awaiting(catalog: Catalog, resolved: ResolvedCell) -> CellValidation | None:
+    """The cell as *awaiting a runner* when this host lacks its chip or engine, else None."""
+    cell = resolved.cell
+    chip = catalog.chips[cell.chip]
+    base = CellValidation(
+        cell=cell.id,
+        status="awaiting-runner",
+        host=host.describe(),
+        runner_labels=tuple(chip.runner_labels),
+    )
+    if not host.chip_present(chip):
+        labels = ", ".join(chip.runner_labels)
+        reason = f"no {chip.vendor_en} chip on this host; needs a runner labelled {labels}"
+        return dataclasses.replace(base, reason=reason)
+    engine = catalog.engines[cell.engine]
+    if not host.program_present(engine.serve):
+        reason = f"{engine.display_name} is not installed here ({engine.serve[0]!r} is not on PATH)"
+        return dataclasses.replace(base, reason=reason)
+    return None
+
+
+def validate_cell(
+    project: Project, catalog: Catalog, resolved: ResolvedCell, out_dir: Path, work: Path
+) -> CellValidation:
+    """Run the recipe's suites against one engine start, or say which runner is needed."""
+    waiting = awaiting(catalog, resolved)
+    if waiting is not None:
+        return waiting
+    cell = resolved.cell
+    chip, engine = catalog.chips[cell.chip], catalog.engines[cell.engine]
+    base = CellValidation(
+        cell=cell.id,
+        status="awaiting-runner",
+        host=host.describe(),
+        runner_labels=tuple(chip.runner_labels),
+        started_at=now(),
+    )
+    suites: list[SuiteResult] = []
+    engine_info: dict[str, Any] = {"name": engine.name, "version": engine.version}
+    cache_dir = out_dir / ".cache"
+    try:
+        weights = _weights(project, catalog, resolved, cache_dir, work, engine_info)
+        with running_engine(
+            engine,
+            cell.serve_args,
+            model=model_reference(engine, str(weights.dir), weights.file),
+            served_model_name=cell.release_name,
+            env={**chip.env, **engine.env},
+            log_path=work / "engine.log",
+            cache_dir=cache_dir,
+            startup_timeout_s=catalog.settings.startup_timeout_s,
+        ) as running:
+            engine_info |= {
+                "argv": list(running.command.argv),
+                "startup_s": round(running.startup_s, 2),
+            }
+            _run_suites(project, catalog, resolved, running, weights, work, cache_dir, suites)
+    except (BuilderError, OSError) as exc:
+        reason = str(exc)
+    else:
+        failed = [s.name for s in suites if not s.passed]
+        reason = f"suite(s) failed: {', '.join(failed)}" if failed else ""
+    return dataclasses.replace(
+        base,
+        status="failed" if reason else "passed",
+        reason=reason,
+        suites=tuple(suites),
+        engine=engine_info,
+        finished_at=now(),
+    )
+
+
+def _weights(
+    project: Project,
+    catalog: Catalog,
+    resolved: ResolvedCell,
+    cache_dir: Path,
+    work: Path,
+    engine_info: dict[str, Any],
+) -> variants.Weights:
+    """The weights the cell serves, made once per variant; what they are goes in
+    ``engine_info`` (size, key, tool, and what the engine was served instead, if anything)."""
+    engine = catalog.engines[resolved.cell.engine]
+    weights = variants.prepare(resolved.variant, _workshop(project, catalog, cache_dir, work))
+    engine_info["weights_bytes"] = weights.record["bytes"]
+    engine_info["weights"] = weights_summary(weights.record)
+    if weights.file and engine.gguf_load == "dequantize":
+        weights = variants.dequantized(weights)
+        engine_info["weights"]["served_as"] = "dequantized by transformers' GGUF reader"
+    return weights
+
+
+def _run_suites(
+    project: Project,
+    catalog: Catalog,
+    resolved: ResolvedCell,
+    running: RunningEngine,
+    weights: variants.Weights,
+    work: Path,
+    cache_dir: Path,
+    results: list[SuiteResult],
+) -> None:
+    """Every suite of the recipe in order, into ``results``; the engine must outlive each."""
+    cell = resolved.cell
+    chip, engine = catalog.chips[cell.chip], catalog.engines[cell.engine]
+    spec = resolved.recipe.recipe.validate
+    for name in spec.suites:
+        suite = catalog.suites[name]
+        ctx = SuiteContext(
+            engine=running,
+            engine_conf=engine,
+            suite=suite,
+            spec=spec,
+            timeout_s=suite.timeout_s,
+            request_timeout_s=catalog.settings.request_timeout_s,
+            tokenizer_dir=weights.tokenizer_dir,
+            work_dir=work / name,
+            tasks_dir=project.root / "tasks",
+            env=engine_env({**chip.env, **engine.env}, cache_dir),
+            identity=identity(catalog, resolved),
+        )
+        result = SUITES.get(name).run(ctx)
+        _check_declared(result, suite.files, project.conf_dir / "suite" / f"{name}.yaml")
+        results.append(result)
+        running.check_alive(grace_s=0.0 if result.passed else 2.0)
+
+
+def _check_declared(result: SuiteResult, files: list[str], conf: Path) -> None:
+    """A suite's files are kept and carried between runners by its declaration: a file it
+    does not declare would be lost on the way, so it is an error, not a surprise later."""
+    undeclared = sorted(set(result.artifacts) - set(files))
+    if undeclared:
+        msg = (
+            f"suite {result.name} wrote {', '.join(undeclared)}, which {conf} does not list "
+            "under files"
+        )
+        raise ConfigError(msg)
+
+
+def _workshop(project: Project, catalog: Catalog, cache_dir: Path, work: Path) -> variants.Workshop:
+    log_path = work / "variant.log"
+
+    def log(line: str) -> None:
+        # Quantizer progress goes to the cell's work folder, beside the engine log.
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("a", encoding="utf-8") as f:
+            f.write(line + "\n")
+
+    return variants.Workshop(
+        cache_dir=cache_dir,
+        tools_dir=variants.default_tools_dir(),
+        project_root=project.root,
+        work_dir=work / "variant",
+        # Quantizers may download (their tool, calibration data) but never get credentials.
+        env={k: v for k, v in os.environ.items() if not is_secret(k)},
+        timeout_s=catalog.settings.quantize_timeout_s,
+        log=log,
+    )
+
+
+def weights_summary(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What a cell's results say about its weights (the manifest lists every file's hash)."""
+    keys = ("key", "bytes", "parameters", "bits_per_weight", "tool", "seconds", "files")
+    return {k: record[k] for k in keys if k in record}
