@@ -161,7 +161,7 @@ def _typed_group(cfg: DictConfig, conf_dir: Path, group: str, schema: type[T]) -
 
 def _typed(schema: type[T], entry: Any, path: Path, key: str) -> T:
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(schema), entry)
+        merged = OmegaConf.merge(_writable(OmegaConf.structured(schema)), entry)
         obj = OmegaConf.to_object(merged)
     except OmegaConfBaseException as exc:
         inner = str(exc.full_key) if getattr(exc, "full_key", None) else ""
@@ -174,6 +174,21 @@ def _typed(schema: type[T], entry: Any, path: Path, key: str) -> T:
         raise ConfigError(msg) from None
     assert isinstance(obj, schema)
     return obj
+
+
+def _writable(cfg: DictConfig) -> DictConfig:
+    """``cfg`` with its nested nodes inheriting the root's read-only flag.
+
+    OmegaConf marks the node of every frozen dataclass read-only, and merge() lifts the flag
+    on the root alone, so a nested frozen dataclass (Settings.cpu_base_image) could not take
+    values from conf/. The object made from the merge is frozen all the same.
+    """
+    for key in cfg:
+        node = cfg._get_node(key)
+        if isinstance(node, DictConfig):
+            OmegaConf.set_readonly(node, None)
+            _writable(node)
+    return cfg
 
 
 def check_references(catalog: Catalog, conf_dir: Path) -> None:

@@ -175,6 +175,39 @@ class PublishConf:
 
 
 @dataclass(frozen=True, kw_only=True)
+class BaseImageSettings:
+    """The CPU chip's base image, made here rather than pulled (builder/effects/baseimage.py):
+    a Debian rootfs by mmdebstrap, imported with ``docker import``, Python in a venv at
+    /opt/venv that is first on PATH (Debian's own Python refuses pip installs, PEP 668).
+
+    ``sources`` are apt lines; ``{suite}`` and ``{snapshot}`` in them are filled in. The
+    snapshot names the archive state the image stands for: it keys the rootfs cache (with
+    the suite, the sources, the packages and the builder code that makes the image) and sets
+    SOURCE_DATE_EPOCH; point the sources at snapshot.debian.org/archive/debian/{snapshot}
+    to fetch exactly that state. ``pip_extra_index_urls`` go to the image's /etc/pip.conf:
+    PyTorch's CPU index, so ``pip install`` of an engine that needs torch takes the CPU
+    build (``2.x+cpu`` sorts above PyPI's CUDA ``2.x``) instead of gigabytes of CUDA.
+    """
+
+    tag: str = "llm-release/cpu-base:bookworm-py3.11"
+    suite: str = "bookworm"
+    snapshot: str = "20250520T000000Z"
+    sources: list[str] = field(
+        default_factory=lambda: [
+            "deb http://deb.debian.org/debian {suite} main",
+            "deb http://deb.debian.org/debian {suite}-updates main",
+            "deb http://deb.debian.org/debian-security {suite}-security main",
+        ]
+    )
+    packages: list[str] = field(
+        default_factory=lambda: ["python3", "python3-venv", "ca-certificates"]
+    )
+    pip_extra_index_urls: list[str] = field(
+        default_factory=lambda: ["https://download.pytorch.org/whl/cpu"]
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
 class Settings:
     """Run-wide settings from conf/config.yaml."""
 
@@ -191,6 +224,8 @@ class Settings:
     # The only host folders a recipe's file:// source may name (a recipe must not make the
     # builder read, say, ~/.ssh as a model).
     local_model_roots: list[str] = field(default_factory=lambda: ["/data/models"])
+    # The base image of the cpu chip's transformers cells (conf/chip/cpu.yaml names its tag).
+    cpu_base_image: BaseImageSettings = field(default_factory=BaseImageSettings)
 
 
 @dataclass(frozen=True, kw_only=True)
