@@ -54,6 +54,9 @@ DPKG_OPTIONS = (
     "path-exclude=/usr/share/locale/*",
 )
 KEY_LABEL = "io.llm-release.base-key"
+# On an image with the host layer: the staged context's digest. Images built over it carry
+# this host's certificates and pip settings (a fact to know before pushing them anywhere).
+HOST_LABEL = "io.llm-release.base.host-layer"
 # Where the host layer puts what it was given, and the pip settings that point at it.
 CA_DIR = "usr/local/share/ca-certificates"
 WHEELS_DIR = "opt/wheels"
@@ -363,6 +366,7 @@ def _rootfs(
             raise PublishError(msg)
         inputs = {"argv": argv, "source_date_epoch": env["SOURCE_DATE_EPOCH"]}
         fs.write_atomic(tmp / "inputs.json", json.dumps(inputs, indent=2).encode())
+        tmp.chmod(0o755)
         fs.swap_in(tmp, entry)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -398,7 +402,7 @@ def _host_layer(
             image, _ = docker_client.images.build(
                 path=ctx,
                 tag=spec.tag,
-                labels={KEY_LABEL: key},
+                labels={KEY_LABEL: key, HOST_LABEL: host.digest},
                 rm=True,
                 forcerm=True,
                 pull=False,
