@@ -37,10 +37,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from builder.core.catalog_model import BaseImageSettings
 from builder.effects import fs, proc
 from builder.effects.images import split_ref
 from builder.errors import ConfigError, PublishError
-from builder.model import BaseImageSettings
 
 VENV = "/opt/venv"
 # minbase: Essential and Priority:required packages and apt, as Debian's -slim images.

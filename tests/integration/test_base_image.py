@@ -24,11 +24,11 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from builder.catalog import load_catalog
 from builder.cli import main
+from builder.core.catalog_model import BaseImageSettings
 from builder.effects import baseimage
 from builder.effects.models import materialize
-from builder.model import BaseImageSettings
+from builder.session import load_catalog
 from tests.conftest import ROOT
 from tests.integration.conftest import free_port
 from tests.support.project import new_project
