@@ -25,7 +25,10 @@ class ChipConf:
     sdk: str = ""
     visible_devices_env: str = ""
     docker_run_flags: list[str] = field(default_factory=list)
+    # Device files every container of the chip gets (control devices, the render node).
     devices: list[str] = field(default_factory=list)
+    # Device files given once per device used, "{index}" filled in (Ascend: /dev/davinci{index}).
+    device_files: list[str] = field(default_factory=list)
     mounts: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     base_image: dict[str, str] = field(default_factory=dict)
