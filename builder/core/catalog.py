@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
@@ -31,6 +32,7 @@ from builder.core.catalog_model import (
     SuiteConf,
 )
 from builder.core.guard import check_plain
+from builder.core.matrix import LOCAL_BASE
 from builder.core.yamlsafe import load_text
 from builder.errors import BuilderError, ConfigError, SourceLoc, did_you_mean, unknown_name
 
@@ -87,6 +89,11 @@ def compose(conf_dir: Path, overrides: Sequence[str] = ()) -> DictConfig:
         raise ConfigError(_explain_hydra_error(conf_dir, str(exc), overrides)) from None
     except OmegaConfBaseException as exc:
         msg = f"{conf_dir}: cannot compose the catalogs: {exc}"
+        raise ConfigError(msg) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{mark.name}:{mark.line + 1}:{mark.column + 1}" if mark else str(conf_dir)
+        msg = f"{where}: invalid YAML: {exc.problem or exc.context}"
         raise ConfigError(msg) from None
 
 
@@ -198,6 +205,11 @@ def check_references(catalog: Catalog, conf_dir: Path) -> None:
     for chip in catalog.chips.values():
         where = entry_path(conf_dir, "chip", chip.name)
         _names_exist(where, "base_image", chip.base_image, catalog.engines, "engine")
+        for name, image in chip.base_image.items():
+            if "{" in image and image != LOCAL_BASE:
+                loc = conf_loc(where, f"base_image.{name}")
+                msg = f"{loc}: base_image.{name}: {image!r}: the only placeholder is {LOCAL_BASE}"
+                raise ConfigError(msg)
         _names_exist(where, "engine_versions", chip.engine_versions, chip.base_image, "engine")
         _names_exist(where, "dtypes", chip.dtypes, dtypes, "dtype (of conf/quantization)")
     for engine in catalog.engines.values():

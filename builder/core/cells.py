@@ -40,6 +40,11 @@ class Cell:
     image: str
     reference: str | None
     ignored_args: tuple[str, ...] = ()
+    # The image the cell's Dockerfile starts FROM, and the engine version its tag carries:
+    # the version found in the image when a validation there found it differs from the
+    # catalog's (see builder.core.matrix.engine_version).
+    base_image: str = ""
+    engine_version: str = ""
 
     @property
     def id(self) -> str:
@@ -96,4 +101,6 @@ def cell_json(cell: Cell) -> dict[str, Any]:
         "image": cell.image,
         "reference": cell.reference,
         "ignored_args": list(cell.ignored_args),
+        "base_image": cell.base_image,
+        "engine_version": cell.engine_version,
     }

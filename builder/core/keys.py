@@ -30,6 +30,7 @@ from builder.core.variants import VariantSpec, variant_spec
 
 VALIDATION_PARTS = (
     "cell",
+    "runtime",
     "model_source",
     "chip",
     "engine",
@@ -104,7 +105,9 @@ class ResolvedCell:
         return self.cell.id
 
 
-def resolve_cells(plan: Plan, catalog: Catalog, digests: InputDigests) -> dict[str, ResolvedCell]:
+def resolve_cells(
+    plan: Plan, catalog: Catalog, digests: InputDigests, runtime: str = "host"
+) -> dict[str, ResolvedCell]:
     """Every cell of ``plan``, resolved; parts shared by cells (a recipe's, a catalog
     entry's) are hashed once."""
     settings = catalog.settings
@@ -112,6 +115,8 @@ def resolve_cells(plan: Plan, catalog: Catalog, digests: InputDigests) -> dict[s
         "settings": digest([settings.startup_timeout_s, settings.request_timeout_s]),
         "builder": digest(__version__),
         "templates": digest(digests.templates),
+        # A result from the cell's image is not one from a host process, nor the reverse.
+        "runtime": digest(runtime),
     }
     recipes = {r.name: r for r in plan.recipes}
     per_recipe = {name: _recipe_parts(loaded, catalog, digests) for name, loaded in recipes.items()}

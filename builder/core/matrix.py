@@ -42,12 +42,20 @@ class Selection:
         return None
 
 
-def expand(recipes: Sequence[LoadedRecipe], catalog: Catalog, selection: Selection) -> Plan:
-    """The plan for ``recipes``: cells to build and cells excluded, each sorted by id."""
+def expand(
+    recipes: Sequence[LoadedRecipe],
+    catalog: Catalog,
+    selection: Selection,
+    probed: Mapping[str, str] | None = None,
+) -> Plan:
+    """The plan for ``recipes``: cells to build and cells excluded, each sorted by id.
+
+    ``probed``: engine versions found inside images (by :func:`probe_key`), which name the
+    cells' image tags where they differ from the catalog's."""
     cells: list[Cell] = []
     excluded: list[Exclusion] = []
     for loaded in recipes:
-        new_cells, new_excluded = _expand_recipe(loaded, catalog, selection)
+        new_cells, new_excluded = _expand_recipe(loaded, catalog, selection, probed or {})
         cells.extend(new_cells)
         excluded.extend(new_excluded)
     return Plan(
@@ -78,9 +86,9 @@ def _candidates(recipe: Recipe) -> Iterable[tuple[dict[str, str], int | None]]:
 
 
 def _expand_recipe(
-    loaded: LoadedRecipe, catalog: Catalog, selection: Selection
+    loaded: LoadedRecipe, catalog: Catalog, selection: Selection, probed: Mapping[str, str]
 ) -> tuple[list[Cell], list[Exclusion]]:
-    cells, excluded = _cells_of(loaded, catalog, selection)
+    cells, excluded = _cells_of(loaded, catalog, selection, probed)
     _check_unique_releases(loaded, cells)
     return cells, excluded
 
@@ -114,7 +122,7 @@ def _check_unique_releases(loaded: LoadedRecipe, cells: Sequence[Cell]) -> None:
 
 
 def _cells_of(
-    loaded: LoadedRecipe, catalog: Catalog, selection: Selection
+    loaded: LoadedRecipe, catalog: Catalog, selection: Selection, probed: Mapping[str, str]
 ) -> tuple[list[Cell], list[Exclusion]]:
     recipe = loaded.recipe
     included = {(s.chip, s.quantization, s.engine) for s in recipe.include}
@@ -137,7 +145,7 @@ def _cells_of(
             reason = f"not selected ({rejected_by})"
             excluded.append(_exclusion(loaded, values, reason, "command line"))
             continue
-        cells.append(make_cell(loaded, catalog, **values))
+        cells.append(make_cell(loaded, catalog, **values, probed=probed))
     return cells, excluded
 
 
@@ -170,8 +178,23 @@ def engine_serves(engine: EngineConf, quant: QuantizationConf) -> bool:
 
 
 def engine_version(catalog: Catalog, chip: str, engine: str) -> str:
-    """The engine version a cell runs: the vendor image's own, or the catalog's pin."""
+    """The engine version the catalog says a cell runs: the vendor image's own, or the pin."""
     return catalog.chips[chip].engine_versions.get(engine, catalog.engines[engine].version)
+
+
+# A chip's base_image may name the base the builder makes itself (settings.cpu_base_image).
+LOCAL_BASE = "{cpu_base_image}"
+
+
+def base_image(catalog: Catalog, chip: str, engine: str) -> str:
+    """The image a cell's Dockerfile starts FROM."""
+    named = catalog.chips[chip].base_image[engine]
+    return catalog.settings.cpu_base_image.tag if named == LOCAL_BASE else named
+
+
+def probe_key(engine: str, image: str) -> str:
+    """How a version found inside an image is filed: the engine, in that base image."""
+    return f"{engine} in {image}"
 
 
 def serve_args(
@@ -189,7 +212,13 @@ def serve_args(
 
 
 def make_cell(
-    loaded: LoadedRecipe, catalog: Catalog, *, chip: str, quantization: str, engine: str
+    loaded: LoadedRecipe,
+    catalog: Catalog,
+    *,
+    chip: str,
+    quantization: str,
+    engine: str,
+    probed: Mapping[str, str] | None = None,
 ) -> Cell:
     """A fully resolved cell (names, image, engine arguments); no I/O."""
     recipe = loaded.recipe
@@ -212,7 +241,9 @@ def make_cell(
         else None
     )
     image_name = recipe.model.name.lower()
-    version = engine_version(catalog, chip, engine)
+    base = base_image(catalog, chip, engine)
+    # A version found in the image beats the catalog's (metax's vLLM image says "unknown").
+    version = (probed or {}).get(probe_key(engine, base)) or engine_version(catalog, chip, engine)
     tag = f"{chip}-{quantization}-{engine}{version}-builder{__version__}"
     return Cell(
         recipe=loaded.name,
@@ -225,4 +256,6 @@ def make_cell(
         image=f"{catalog.settings.registry}/{image_name}:{tag}",
         reference=ref_id,
         ignored_args=ignored,
+        base_image=base,
+        engine_version=version,
     )

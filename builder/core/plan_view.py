@@ -8,6 +8,7 @@ from typing import Any
 
 from builder.core.catalog_model import Catalog
 from builder.core.cells import Plan
+from builder.core.matrix import engine_version
 from builder.core.variants import PlannedVariant
 from builder.errors import UsageError
 
@@ -31,6 +32,7 @@ def plan_table(
     explain: bool,
     builds: Mapping[str, str] | None = None,
     made: Sequence[PlannedVariant] = (),
+    catalog: Catalog | None = None,
 ) -> str:
     """The cells to build; with ``explain`` also every excluded cell and its rule, with
     ``builds`` what the build cache will do for each cell (build, render, cached), and with
@@ -57,12 +59,26 @@ def plan_table(
             for v in made
         ]
         lines += ["", *_table(["WEIGHTS MADE ONCE", "CELLS", "HOW"], rows)]
+    found = _found_versions(plan, catalog) if explain and catalog is not None else []
+    if found:
+        header = ["CELL", "ENGINE", "CATALOG SAYS", "FOUND IN ITS IMAGE (TAGS USE IT)"]
+        lines += ["", *_table(header, found)]
     if explain and plan.excluded:
         rows = [[e.id, e.reason, e.rule] for e in plan.excluded]
         lines += ["", *_table(["EXCLUDED CELL", "REASON", "RULE"], rows)]
     elif plan.excluded:
         lines += ["", "(run with --explain to see the excluded cells and why)"]
     return "\n".join(lines) + "\n"
+
+
+def _found_versions(plan: Plan, catalog: Catalog) -> list[list[str]]:
+    """Cells whose image, validated, holds another engine version than the catalog says."""
+    rows = []
+    for cell in plan.cells:
+        said = engine_version(catalog, cell.chip, cell.engine)
+        if cell.engine_version and cell.engine_version != said:
+            rows.append([cell.id, cell.engine, said, cell.engine_version])
+    return rows
 
 
 def github_matrix(plan: Plan, catalog: Catalog) -> dict[str, Any]:

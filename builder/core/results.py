@@ -66,6 +66,9 @@ class CellValidation:
     finished_at: str = ""
     # Verdicts against the reference cell (see builder.core.gates), as JSON data.
     gates: dict[str, Any] = field(default_factory=dict)
+    # Where the engine ran: {"kind": "host"} or {"kind": "container", "image", "image_id",
+    # "engine_version" (found in the image), ...}.
+    runtime: dict[str, Any] = field(default_factory=dict)
 
     def suite(self, name: str) -> SuiteResult | None:
         return next((s for s in self.suites if s.name == name), None)
@@ -82,6 +85,7 @@ class CellValidation:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "gates": self.gates,
+            "runtime": self.runtime,
         }
 
 

@@ -175,3 +175,25 @@ def manifest_problem(files: Mapping[str, bytes]) -> str:
         if hashlib.sha256(files[name]).hexdigest() != listed[name].get("sha256"):
             return f"{name} does not match its sha256 in manifest.json"
     return ""
+
+
+ENGINE_VERSIONS = "engine-versions.json"
+
+
+def engine_versions(cache_dir: Path) -> dict[str, str]:
+    """Engine versions found inside images, by ``<engine> in <image>`` (builder.core.matrix
+    names the key); nothing when none was found yet."""
+    data = fs.read_json(cache_dir / ENGINE_VERSIONS) or {}
+    return {
+        str(k): str(v["version"])
+        for k, v in data.items()
+        if isinstance(v, dict) and v.get("version")
+    }
+
+
+def save_engine_version(cache_dir: Path, key: str, record: Mapping[str, Any]) -> None:
+    """Keep the version found for ``key`` (one file; the caller holds the lock on out/)."""
+    data = fs.read_json(cache_dir / ENGINE_VERSIONS) or {}
+    if data.get(key) != dict(record):
+        data[key] = dict(record)
+        fs.write_atomic(cache_dir / ENGINE_VERSIONS, dumps(data).encode())

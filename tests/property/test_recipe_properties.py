@@ -26,9 +26,10 @@ from hypothesis import strategies as st
 
 from builder.core.catalog_model import Catalog
 from builder.core.cells import LoadedRecipe
+from builder.core.deploy import CONTAINER_MODEL_ROOT
 from builder.core.matrix import Selection, expand
 from builder.core.recipes import RECIPE_NAME, load_recipe
-from builder.core.render import CONTAINER_MODEL_ROOT, render_cell
+from builder.core.render import render_cell
 from builder.errors import RecipeError
 from tests.conftest import ROOT
 from tests.property.strategies import (
