@@ -8,22 +8,22 @@ value that reaches a shell line goes through the ``sh`` filter (POSIX quoting).
 from __future__ import annotations
 
 import json
+import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cache
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from builder import __version__
-from builder.core import evaluation
-from builder.core.catalog_model import Catalog
+from builder.core import deploy, evaluation
+from builder.core.catalog_model import Catalog, ChipConf, EngineConf
 from builder.core.cells import Cell, LoadedRecipe, cell_json
 from builder.core.engines import model_reference, serve_command
 from builder.core.judge import suite_of
-from builder.core.matrix import engine_version
 from builder.core.plain import as_dict
 from builder.core.variants import VariantSpec, variant_spec
 from builder.errors import ConfigError
@@ -35,8 +35,6 @@ CELL_FILES: Mapping[str, str] = {
     "serve.sh": "serve.sh.j2",
     "anythingllm.json": "anythingllm.json.j2",
 }
-
-CONTAINER_MODEL_ROOT = PurePosixPath("/models")
 
 
 def _sh(value: object) -> str:
@@ -85,7 +83,7 @@ def context(
     """Everything templates may use, as plain data."""
     chip = catalog.chips[cell.chip]
     engine = catalog.engines[cell.engine]
-    model_dir = str(CONTAINER_MODEL_ROOT / cell.release_name)
+    model_dir = str(deploy.CONTAINER_MODEL_ROOT / cell.release_name)
     command = serve_command(
         engine,
         cell.serve_args,
@@ -108,9 +106,9 @@ def context(
         },
         "chip": as_dict(chip),
         "engine": as_dict(engine),
-        "engine_version": engine_version(catalog, cell.chip, cell.engine),
+        "engine_version": cell.engine_version,
         "engine_preinstalled": cell.engine in chip.engine_versions,
-        "base_image": chip.base_image[cell.engine],
+        "base_image": cell.base_image,
         "quantization": as_dict(catalog.quantizations[cell.quantization]),
         "variant": {
             **variant.to_json(),
@@ -120,19 +118,72 @@ def context(
         },
         "adapter": source_parts(recipe.model.adapter.source) if recipe.model.adapter else None,
         "serve_argv": list(command.argv),
+        "serve_script": serve_script(engine, command.argv),
         "request_model": command.request_model,
         "model_dir": model_dir,
         "image": cell.image,
+        "deploy": _deploy_context(cell, chip, engine),
         "validation": dict(validation) if validation is not None else None,
-        "evaluation": {
-            "accuracy": evaluation.accuracy_rows(validation),
-            "perf": evaluation.perf_rows(validation, suite_of(catalog, "perf")),
-            "model_index": evaluation.model_index(
-                cell.release_name, validation, suite_of(catalog, "accuracy")
-            ),
-            "reference": (validation or {}).get("gates", {}).get("reference", ""),
-        },
+        "runtime": (validation or {}).get("runtime") or {},
+        "evaluation": _evaluation(cell, catalog, validation),
     }
+
+
+def _evaluation(
+    cell: Cell, catalog: Catalog, validation: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The card's evaluation tables and metadata, from the cell's results."""
+    return {
+        "accuracy": evaluation.accuracy_rows(validation),
+        "perf": evaluation.perf_rows(validation, suite_of(catalog, "perf")),
+        "model_index": evaluation.model_index(
+            cell.release_name, validation, suite_of(catalog, "accuracy")
+        ),
+        "reference": (validation or {}).get("gates", {}).get("reference", ""),
+    }
+
+
+def _deploy_context(cell: Cell, chip: ChipConf, engine: EngineConf) -> dict[str, Any]:
+    """The card's Deploy section: `builder deploy` and the `docker run` it stands for, on the
+    devices of the cell's tensor-parallel size."""
+    placement = deploy.place(cell, chip, engine, None)
+    argv = deploy.docker_run(
+        cell=cell,
+        chip=chip,
+        engine=engine,
+        placement=placement,
+        weights=deploy.host_weights(cell),
+        port=engine.port,
+    )
+    return {
+        "builder": deploy.deploy_line(cell, placement),
+        "devices": list(placement.devices),
+        "weights": deploy.host_weights(cell),
+        "docker_run": deploy.shell_lines(argv),
+    }
+
+
+# serve.sh lets the environment choose where the server listens and what it serves, so the
+# builder can run the image it releases on a free loopback port (and a user on theirs).
+SCRIPT_VARS = {"{host}": deploy.HOST_VAR, "{port}": deploy.PORT_VAR, "{model}": deploy.MODEL_VAR}
+SAFE_DEFAULT = re.compile(r"[A-Za-z0-9._:/-]+")
+
+
+def serve_script(engine: EngineConf, argv: Sequence[str]) -> str:
+    """The serve command as serve.sh runs it: each templated host, port and model token
+    becomes ``"${VAR:-value}"`` (the value as released), every other token is quoted."""
+    words = []
+    for index, arg in enumerate(argv):
+        token = engine.serve[index] if index < len(engine.serve) else ""
+        var = SCRIPT_VARS.get(token)
+        if var is None:
+            words.append(shlex.quote(arg))
+            continue
+        if not SAFE_DEFAULT.fullmatch(arg):
+            msg = f"engine {engine.name}: {token} became {arg!r}, which serve.sh cannot default to"
+            raise ConfigError(msg)
+        words.append(f'"${{{var}:-{arg}}}"')
+    return " ".join(words)
 
 
 def render_cell(

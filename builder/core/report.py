@@ -30,7 +30,7 @@ def release_table(entries: Iterable[Mapping[str, Any]]) -> str:
     ]
     rows = [
         "| {model} | {chip} | {quantization} | {engine} | {status} | {accuracy} | {throughput} "
-        "| {name} | `{image}` |".format(
+        "| {name} | {image} |".format(
             model=_cell(e["model"]),
             chip=_cell(e["chip"]),
             quantization=_cell(e["quantization"]),
@@ -39,11 +39,18 @@ def release_table(entries: Iterable[Mapping[str, Any]]) -> str:
             accuracy=_cell(evaluation.accuracy_cell(e.get("gates") or {})),
             throughput=_cell(evaluation.throughput_cell(e.get("gates") or {})),
             name=release_link(e),
-            image=_cell(e["image"]),
+            image=pushed_image(e),
         )
         for e in sorted(entries, key=lambda e: str(e["id"]))
     ]
     return "\n".join(header + rows) + "\n"
+
+
+def pushed_image(entry: Mapping[str, Any]) -> str:
+    """The cell's image tag once it was pushed (release.json keeps its digest), else —:
+    the table never names an image that is not in a registry."""
+    pushed = [p for p in (entry.get("published") or {}).values() if p.get("kind") == "oci"]
+    return f"`{_cell(entry['image'])}`" if pushed else "—"
 
 
 HUB_LINKS = {"huggingface": "HF", "modelscope": "ModelScope"}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from builder.core import gates
+from builder.core import deploy, gates
 from builder.core.catalog_model import Catalog
 from builder.core.catalog_page import catalog_markdown
 from builder.core.cells import Cell, Plan
@@ -21,7 +21,7 @@ from builder.core.index import index_entry, manifest
 from builder.core.matrix import Selection, expand
 from builder.core.plain import dumps
 from builder.core.plan_view import github_outputs
-from builder.core.recipes import load_recipes, recipe_files
+from builder.core.recipes import load_recipes, parse_recipe, recipe_files
 from builder.core.render import render_cell
 from builder.core.report import release_table
 from builder.core.results import CellValidation, Check, SuiteResult
@@ -213,7 +213,42 @@ def test_golden_dir_has_no_strays() -> None:
         Path("catalog.md"),
         Path("github-matrix.txt"),
         Path(PASSED_GGUF.cell) / "manifest.json",
+        *(Path("deploy") / f"{chip}.txt" for chip in ("nvidia", "ascend", "metax")),
         *(Path(c) / n for c in CELLS for n in RENDERED),
     }
     found = {p.relative_to(GOLDEN) for p in GOLDEN.rglob("*") if p.is_file()}
     assert found == expected
+
+
+DEPLOY_RECIPE = """\
+model: {name: Deploy-Demo, source: "huggingface://org/Deploy-Demo@0123abc", license: mit}
+matrix: {chip: [nvidia, ascend, metax], quantization: [bf16], engine: [vllm]}
+release: {org: Demo}
+"""
+
+
+@pytest.mark.parametrize("chip", ["nvidia", "ascend", "metax"])
+def test_deploy_commands_on_one_two_and_four_devices(catalog: Catalog, chip: str) -> None:
+    """The card's docker run and `builder deploy`, from the same data, for 1, 2 and 4
+    devices: each device listed in the visible-devices variable, one --device per device
+    where the chip needs it, and the engine's tensor-parallel size set to match."""
+    loaded = parse_recipe(
+        DEPLOY_RECIPE, name="deploy-demo", file="deploy-demo.yaml", catalog=catalog
+    )
+    [target] = [c for c in expand([loaded], catalog, Selection()).cells if c.chip == chip]
+    chip_conf, engine = catalog.chips[chip], catalog.engines[target.engine]
+    sections = []
+    for count in (1, 2, 4):
+        placement = deploy.place(target, chip_conf, engine, tuple(range(count)))
+        argv = deploy.docker_run(
+            cell=target,
+            chip=chip_conf,
+            engine=engine,
+            placement=placement,
+            weights=deploy.host_weights(target),
+            port=engine.port,
+        )
+        lines = deploy.shell_lines(argv)
+        body = " \\\n  ".join(lines)
+        sections.append(f"# {count} device(s)\n{deploy.deploy_line(target, placement)}\n{body}\n")
+    check_golden(f"deploy/{chip}.txt", "\n".join(sections))
