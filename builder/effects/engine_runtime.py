@@ -1,4 +1,6 @@
-"""Start a cell's serving engine on loopback, wait for health, and always stop it."""
+"""Start a cell's serving engine on loopback, wait for health, and always stop it: as a
+process of the host (``running_engine``) or as the cell's own image in a container
+(``running_container``), the same way for the suites either way."""
 
 from __future__ import annotations
 
@@ -6,19 +8,34 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
 from builder.core.catalog_model import EngineConf
 from builder.core.engines import ServeCommand, serve_command
 from builder.core.model import ScalarValue
+from builder.effects import containers, killpoint, orphans
+from builder.effects.containers import Container
 from builder.effects.proc import Server, group_alive
 from builder.errors import EngineError
 
 HOST = "127.0.0.1"
+
+
+class EngineProcess(Protocol):
+    """What a running engine is to the builder: a host process group or a container."""
+
+    def exit_code(self) -> int | None: ...
+
+    def wait(self, timeout_s: float) -> int | None: ...
+
+    def log_tail(self, lines: int = 20) -> str: ...
+
+    def stop(self, grace_s: float = 10.0) -> int: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -31,7 +48,7 @@ class RunningEngine:
     lists_served_model: bool
     command: ServeCommand
     startup_s: float
-    server: Server
+    server: EngineProcess
 
     def check_alive(self, grace_s: float = 0.0) -> None:
         """Raise with the log's last lines if the engine died (e.g. mid-suite); ``grace_s``
@@ -92,9 +109,12 @@ def running_engine(
     log_path: Path,
     cache_dir: Path,
     startup_timeout_s: float,
+    record_in: Path | None = None,
 ) -> Iterator[RunningEngine]:
     """Serve ``model`` (a folder, or a single-file reference made with the engine's
-    ``model_file``) with ``engine``; the server is stopped on every way out."""
+    ``model_file``) with ``engine``; the server is stopped on every way out. ``record_in``
+    (out/): where the engine is on record while it runs, for the next run to stop it if
+    this builder is killed (:mod:`builder.effects.orphans`)."""
     port = free_port()
     command = serve_command(
         engine,
@@ -116,27 +136,37 @@ def running_engine(
         msg = f"cannot start {engine.display_name} ({command.argv[0]}): {exc}"
         raise EngineError(msg) from None
     try:
-        base_url = f"http://{HOST}:{port}"
-        health_url = base_url + engine.health_path
-        _wait_healthy(server, health_url, startup_timeout_s)
-        yield RunningEngine(
-            base_url=base_url,
-            health_url=health_url,
-            request_model=command.request_model,
-            lists_served_model=engine.lists_served_model,
-            command=command,
-            startup_s=time.monotonic() - started,
-            server=server,
-        )
-        # A crash while the suites ran must fail the cell with its cause, even when a
-        # left-over child kept answering (the suites alone may not notice).
-        crashed = server.exit_code()
+        with _on_record(record_in, server, served_model_name):
+            base_url = f"http://{HOST}:{port}"
+            health_url = base_url + engine.health_path
+            _wait_healthy(server, health_url, startup_timeout_s)
+            killpoint.point("engine-started")
+            yield RunningEngine(
+                base_url=base_url,
+                health_url=health_url,
+                request_model=command.request_model,
+                lists_served_model=engine.lists_served_model,
+                command=command,
+                startup_s=time.monotonic() - started,
+                server=server,
+            )
+            # A crash while the suites ran must fail the cell with its cause, even when a
+            # left-over child kept answering (the suites alone may not notice).
+            crashed = server.exit_code()
     finally:
         server.stop()
     if crashed is not None:
         msg = f"engine exited with code {crashed} during validation; last log lines:\n"
         raise EngineError(msg + server.log_tail())
     _check_released(server, port)
+
+
+def _on_record(
+    record_in: Path | None, server: Server, name: str
+) -> contextlib.AbstractContextManager[None]:
+    if record_in is None:
+        return contextlib.nullcontext()
+    return orphans.recorded(record_in, group=server.pid, cell=name)
 
 
 def _check_released(server: Server, port: int, wait_s: float = 5.0) -> None:
@@ -160,7 +190,7 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
-def _wait_healthy(server: Server, url: str, timeout_s: float) -> None:
+def _wait_healthy(server: EngineProcess, url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=5.0) as client:
         while time.monotonic() < deadline:
@@ -176,3 +206,48 @@ def _wait_healthy(server: Server, url: str, timeout_s: float) -> None:
             time.sleep(0.5)
     msg = f"engine not healthy at {url} after {timeout_s:g}s; last log lines:\n"
     raise EngineError(msg + server.log_tail())
+
+
+@contextlib.contextmanager
+def running_container(
+    engine: EngineConf,
+    command: ServeCommand,
+    *,
+    run_argv: Sequence[str],
+    port: int,
+    log_path: Path,
+    startup_timeout_s: float,
+) -> Iterator[RunningEngine]:
+    """Start ``run_argv`` (a ``docker run -d`` of the cell's image on the host's network,
+    its server bound to 127.0.0.1:``port``); the container is removed on every way out,
+    Ctrl-C included, and its output kept in ``log_path``."""
+    started = time.monotonic()
+    container = Container(containers.start(run_argv), log_path)
+    crashed: int | None = None
+    try:
+        base_url = f"http://{HOST}:{port}"
+        health_url = base_url + engine.health_path
+        _wait_healthy(container, health_url, startup_timeout_s)
+        yield RunningEngine(
+            base_url=base_url,
+            health_url=health_url,
+            request_model=command.request_model,
+            lists_served_model=engine.lists_served_model,
+            command=command,
+            startup_s=time.monotonic() - started,
+            server=container,
+        )
+        # As on the host: a crash while the suites ran fails the cell with its cause.
+        crashed = container.exit_code()
+        tail = container.log_tail() if crashed is not None else ""
+    finally:
+        container.stop()
+    if crashed is not None:
+        msg = f"engine exited with code {crashed} during validation; last log lines:\n"
+        raise EngineError(msg + tail)
+    deadline = time.monotonic() + 5.0
+    while port_in_use(port):
+        if time.monotonic() > deadline:
+            msg = f"the container was removed but port {port} is still in use"
+            raise EngineError(msg)
+        time.sleep(0.1)

@@ -25,6 +25,8 @@ POINTS: Final = (
     "cell-done",
     "file-written",  # also "file-written-<name>", e.g. file-written-README.md
     "index-written",
+    "engine-started",  # a validation engine is healthy (and on record), no suite ran yet
+    "deploy-started",  # builder deploy: the engine started and recorded, not yet healthy
 )
 
 _reached: Counter[str] = Counter()

@@ -51,6 +51,8 @@ class Weights:
     record: Mapping[str, Any]
     # Whether this run made them (False: found in the cache, or served from the source).
     produced_now: bool = False
+    # What is served instead of the variant's own file, when an engine cannot load it.
+    served_as: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -335,6 +337,7 @@ def dequantized(weights: Weights) -> Weights:
         tokenizer_dir=weights.tokenizer_dir,
         record=weights.record,
         produced_now=weights.produced_now,
+        served_as="dequantized by transformers' GGUF reader",
     )
 
 

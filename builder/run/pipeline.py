@@ -29,7 +29,7 @@ from builder.core.dockerlint import unwaived
 from builder.core.keys import ResolvedCell
 from builder.core.log import Log
 from builder.core.results import CellValidation
-from builder.effects import fs, gittree, killpoint
+from builder.effects import fs, gittree, killpoint, orphans
 from builder.effects.hadolint import hadolint
 from builder.errors import BuilderError, OutputError
 from builder.run import assemble
@@ -140,6 +140,8 @@ def execute(run: Run, steps: Sequence[Step]) -> list[Outcome]:
     with fs.exclusive_lock(out_dir):
         fs.recover(out_dir)
         fs.discard_temporaries(run.session.project.readme(run.session.catalog.settings))
+        # Engines a killed predecessor left running hold ports and memory: stop them first.
+        orphans.reap(out_dir, run.log)
         for step in steps:
             step(run)
     return run.outcomes

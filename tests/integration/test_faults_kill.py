@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.fault_project import (
     README,
+    alive,
     assert_consistent,
     builder_env,
     cell_dirs,
@@ -146,3 +147,18 @@ def test_second_release_at_once_refuses_and_interleaves_nothing(project: Path) -
     index = json.loads((project / "out" / "release.json").read_text())
     assert len(index["cells"]) == 6
     assert all("second" in text for text in cell_texts(project).values())
+
+
+def test_an_engine_left_by_a_killed_builder_is_stopped_by_the_next_run(project: Path) -> None:
+    """kill -9 while an engine runs: the engine lives on (its own session), on record under
+    out/.engines; the next run stops it before it starts anything."""
+    killed = release(project, BUILDER_TEST_KILL_AT="engine-started")
+    assert killed.returncode == -9
+    [record] = (project / "out" / ".engines").glob("*.json")
+    group = json.loads(record.read_text())["group"]
+    assert alive(group), "the engine died with the builder: nothing to clean up"
+    done = release(project)
+    assert done.returncode == 0, done.stderr
+    assert "a killed builder left running" in done.stdout
+    assert not alive(group)
+    assert not list((project / "out" / ".engines").glob("*.json"))
