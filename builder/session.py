@@ -17,6 +17,7 @@ from pathlib import Path
 from builder.core.catalog import compose_catalog, conf_loc, entry_path
 from builder.core.catalog_model import Catalog
 from builder.core.cells import Plan
+from builder.core.deploy import Runtime
 from builder.core.engines import REGISTRY as ENGINES
 from builder.core.guard import check_override
 from builder.core.keys import InputDigests, ResolvedCell, resolve_cells
@@ -44,6 +45,8 @@ class Session:
     full_plan: Plan
     # The Hydra overrides of conf/ values (launcher jobs pass them on).
     catalog_overrides: tuple[str, ...] = ()
+    # Where engines run for validation and deploy (part of every validation's key).
+    runtime: Runtime = "host"
 
     @property
     def out_dir(self) -> Path:
@@ -68,7 +71,7 @@ class Session:
     @cached_property
     def cells(self) -> Mapping[str, ResolvedCell]:
         """Every cell of the full plan, resolved once (by cell id)."""
-        return resolve_cells(self.full_plan, self.catalog, self.digests)
+        return resolve_cells(self.full_plan, self.catalog, self.digests, self.runtime)
 
     def resolved(self, plan: Plan | None = None) -> list[ResolvedCell]:
         """The resolved cells of ``plan`` (default: this command's), in plan order. A run
@@ -76,11 +79,11 @@ class Session:
         plan = plan or self.plan
         if "cells" in self.__dict__ or len(plan.cells) == len(self.full_plan.cells):
             return [self.cells[c.id] for c in plan.cells]
-        found = resolve_cells(plan, self.catalog, self.digests)
+        found = resolve_cells(plan, self.catalog, self.digests, self.runtime)
         return [found[c.id] for c in plan.cells]
 
 
-def load(root: Path, overrides: Sequence[str]) -> Session:
+def load(root: Path, overrides: Sequence[str], *, runtime: Runtime = "host") -> Session:
     """Compose, check and plan the project at ``root`` with the command line's overrides."""
     project = Project(root=root)
     selection, catalog_overrides = split_overrides(overrides)
@@ -88,12 +91,15 @@ def load(root: Path, overrides: Sequence[str]) -> Session:
     _check_selection(selection, catalog, project)
     # All recipes load even when one is selected: the release index keeps every row.
     recipes = load_recipes(recipe_files(project.recipes_dir), catalog, root)
+    # Engine versions validation found inside images name the images' tags from then on.
+    probed = build_cache.engine_versions(project.cache_dir(catalog.settings))
     return Session(
         project=project,
         catalog=catalog,
-        plan=expand(recipes, catalog, selection),
-        full_plan=expand(recipes, catalog, Selection()),
+        plan=expand(recipes, catalog, selection, probed),
+        full_plan=expand(recipes, catalog, Selection(), probed),
         catalog_overrides=tuple(catalog_overrides),
+        runtime=runtime,
     )
 
 

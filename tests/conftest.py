@@ -28,11 +28,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def isolated_catalog_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The composed-catalog cache (and anything else under XDG_CACHE_HOME) in the session's
     own folder, never the user's: for every test and every builder process a test starts.
-    Downloaded tools stay where they were, so the GGUF converter is fetched once a machine."""
-    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", "LLMRB_TOOLS_DIR")}
-    if not saved["LLMRB_TOOLS_DIR"]:
-        base = saved["XDG_CACHE_HOME"] or str(Path.home() / ".cache")
-        os.environ["LLMRB_TOOLS_DIR"] = str(Path(base) / "llm-release-builder" / "tools")
+    Downloaded tools and the base image's rootfs stay where they were (both are checked
+    against their keys), so the GGUF converter is fetched and mmdebstrap runs once a machine."""
+    kept = {"LLMRB_TOOLS_DIR": "tools", "LLMRB_ROOTFS_CACHE": "rootfs"}
+    saved = {k: os.environ.get(k) for k in ("XDG_CACHE_HOME", *kept)}
+    base = saved["XDG_CACHE_HOME"] or str(Path.home() / ".cache")
+    for variable, folder in kept.items():
+        if not saved[variable]:
+            os.environ[variable] = str(Path(base) / "llm-release-builder" / folder)
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
     try:
         yield

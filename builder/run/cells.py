@@ -19,6 +19,7 @@ from builder.core import judge, report
 from builder.core.index import VARIANT_MARKERS, manifest
 from builder.core.judge import Reference
 from builder.core.keys import ResolvedCell
+from builder.core.matrix import engine_version, probe_key
 from builder.core.plain import dumps
 from builder.core.render import render_cell
 from builder.core.results import CellValidation, validation_from_json
@@ -105,6 +106,7 @@ def judge_merged(session: Session, outcome: Outcome, files: Mapping[str, bytes])
         )
         raw = dataclasses.replace(raw, suites=suites)
         validation = judge.judge(raw, loaded, reference, session.catalog)
+        record_engine_version(session, outcome.cell, validation)
     return Judged(
         resolved=outcome.cell,
         validation=validation,
@@ -143,7 +145,10 @@ def _validation(
         return validation, files.get("engine.log"), reused
     work = session.out_dir / ".work" / cell.id
     shutil.rmtree(work, ignore_errors=True)
-    validation = validate_cell(session.project, session.catalog, resolved, session.out_dir, work)
+    validation = validate_cell(
+        session.project, session.catalog, resolved, session.out_dir, work, session.runtime
+    )
+    record_engine_version(session, resolved, validation)
     log_path = work / "engine.log"
     engine_log = log_path.read_bytes() if log_path.is_file() else None
     if validation.status == "passed":
@@ -157,6 +162,26 @@ def _validation(
         key = resolved.keys.validation_key
         build_cache.save_validation(session.cache_dir, key, validation.to_json(), files)
     return validation, engine_log, ""
+
+
+def record_engine_version(
+    session: Session, resolved: ResolvedCell, validation: CellValidation
+) -> None:
+    """Keep the engine version a validation found inside the cell's image: the image's tag
+    carries it from the next plan on (where it differs from the catalog's)."""
+    found = validation.runtime.get("engine_version")
+    if validation.runtime.get("kind") != "container" or not found:
+        return
+    cell = resolved.cell
+    record = {
+        "version": found,
+        "catalog": engine_version(session.catalog, cell.chip, cell.engine),
+        "image_id": validation.runtime.get("image_id"),
+        "cell": cell.id,
+    }
+    build_cache.save_engine_version(
+        session.cache_dir, probe_key(cell.engine, cell.base_image), record
+    )
 
 
 def _suite_files(files: Mapping[str, bytes], suite: str) -> dict[str, bytes]:

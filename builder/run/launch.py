@@ -120,6 +120,7 @@ def job_spec(session: Session, jobs_dir: Path) -> dict[str, Any]:
         "jobs_out": jobs_dir.relative_to(project.root.resolve()).as_posix(),
         "model_cache": str(session.out_dir / ".cache"),
         "catalog_overrides": list(session.catalog_overrides),
+        "runtime": session.runtime,
         "cells": [
             {
                 "id": c.id,
@@ -178,6 +179,8 @@ def job(cfg: Any) -> int:
         "validate",
         "--root",
         spec["root"],
+        "--runtime",
+        spec.get("runtime", "host"),
         *spec["catalog_overrides"],
         f"recipe={cell['recipe']}",
         f"chip={cell['chip']}",

@@ -8,6 +8,7 @@ an error, Ctrl-C), and a suite's failure never stops the other suites.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Mapping
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from builder.core.catalog_model import Catalog
+from builder.core.deploy import Runtime
 from builder.core.engines import model_reference
 from builder.core.keys import ResolvedCell
 from builder.core.matrix import engine_version
@@ -26,6 +28,7 @@ from builder.effects.engine_runtime import RunningEngine, engine_env, is_secret,
 from builder.effects.suites import REGISTRY as SUITES
 from builder.effects.suites import SuiteContext
 from builder.errors import BuilderError, ConfigError
+from builder.run.container import engine_in_image
 
 
 def now() -> str:
@@ -46,8 +49,9 @@ def identity(catalog: Catalog, resolved: ResolvedCell) -> dict[str, Any]:
     }
 
 
-def awaiting(catalog: Catalog, resolved: ResolvedCell) -> CellValidation | None:
-    """The cell as *awaiting a runner* when this host lacks its chip or engine, else None."""
+def awaiting(catalog: Catalog, resolved: ResolvedCell, runtime: Runtime) -> CellValidation | None:
+    """The cell as *awaiting a runner* when this host lacks its chip or what runs its engine
+    (the engine itself on the host; docker for its image), else None."""
     cell = resolved.cell
     chip = catalog.chips[cell.chip]
     base = CellValidation(
@@ -61,19 +65,27 @@ def awaiting(catalog: Catalog, resolved: ResolvedCell) -> CellValidation | None:
         reason = f"no {chip.vendor_en} chip on this host; needs a runner labelled {labels}"
         return dataclasses.replace(base, reason=reason)
     engine = catalog.engines[cell.engine]
-    if not host.program_present(engine.serve):
+    if runtime == "container" and not host.program_present(["docker"]):
+        reason = "--runtime container: docker is not installed here"
+        return dataclasses.replace(base, reason=reason)
+    if runtime == "host" and not host.program_present(engine.serve):
         reason = f"{engine.display_name} is not installed here ({engine.serve[0]!r} is not on PATH)"
         return dataclasses.replace(base, reason=reason)
     return None
 
 
 def validate_cell(
-    project: Project, catalog: Catalog, resolved: ResolvedCell, out_dir: Path, work: Path
+    project: Project,
+    catalog: Catalog,
+    resolved: ResolvedCell,
+    out_dir: Path,
+    work: Path,
+    runtime: Runtime = "host",
 ) -> CellValidation:
     """Run the recipe's suites against one engine start, or say which runner is needed."""
-    waiting = awaiting(catalog, resolved)
+    waiting = awaiting(catalog, resolved, runtime)
     if waiting is not None:
-        return waiting
+        return dataclasses.replace(waiting, runtime={"kind": runtime})
     cell = resolved.cell
     chip, engine = catalog.chips[cell.chip], catalog.engines[cell.engine]
     base = CellValidation(
@@ -85,19 +97,13 @@ def validate_cell(
     )
     suites: list[SuiteResult] = []
     engine_info: dict[str, Any] = {"name": engine.name, "version": engine.version}
+    runtime_info: dict[str, Any] = {"kind": runtime}
     cache_dir = out_dir / ".cache"
     try:
-        weights = _weights(project, catalog, resolved, cache_dir, work, engine_info)
-        with running_engine(
-            engine,
-            cell.serve_args,
-            model=model_reference(engine, str(weights.dir), weights.file),
-            served_model_name=cell.release_name,
-            env={**chip.env, **engine.env},
-            log_path=work / "engine.log",
-            cache_dir=cache_dir,
-            startup_timeout_s=catalog.settings.startup_timeout_s,
-        ) as running:
+        weights = serving_weights(project, catalog, resolved, cache_dir, work)
+        engine_info |= weights_info(weights)
+        engine_run = _engine(project, catalog, resolved, weights, work, cache_dir, runtime_info)
+        with engine_run as running:
             engine_info |= {
                 "argv": list(running.command.argv),
                 "startup_s": round(running.startup_s, 2),
@@ -115,27 +121,57 @@ def validate_cell(
         suites=tuple(suites),
         engine=engine_info,
         finished_at=now(),
+        runtime=runtime_info,
     )
 
 
-def _weights(
+def _engine(
     project: Project,
     catalog: Catalog,
     resolved: ResolvedCell,
-    cache_dir: Path,
+    weights: variants.Weights,
     work: Path,
-    engine_info: dict[str, Any],
+    cache_dir: Path,
+    runtime: dict[str, Any],
+) -> contextlib.AbstractContextManager[RunningEngine]:
+    """The cell's engine, started the way ``runtime["kind"]`` says: as a process of this
+    host, or as the cell's own image in a container."""
+    if runtime["kind"] == "container":
+        return engine_in_image(project, catalog, resolved, weights, work, runtime)
+    cell = resolved.cell
+    chip, engine = catalog.chips[cell.chip], catalog.engines[cell.engine]
+    return running_engine(
+        engine,
+        cell.serve_args,
+        model=model_reference(engine, str(weights.dir), weights.file),
+        served_model_name=cell.release_name,
+        env={**chip.env, **engine.env},
+        log_path=work / "engine.log",
+        cache_dir=cache_dir,
+        startup_timeout_s=catalog.settings.startup_timeout_s,
+        record_in=cache_dir.parent,
+    )
+
+
+def serving_weights(
+    project: Project, catalog: Catalog, resolved: ResolvedCell, cache_dir: Path, work: Path
 ) -> variants.Weights:
-    """The weights the cell serves, made once per variant; what they are goes in
-    ``engine_info`` (size, key, tool, and what the engine was served instead, if anything)."""
+    """The weights the cell serves, made once per variant (from the cache after that); for
+    an engine that cannot load the format itself, the stand-in it serves instead."""
     engine = catalog.engines[resolved.cell.engine]
     weights = variants.prepare(resolved.variant, _workshop(project, catalog, cache_dir, work))
-    engine_info["weights_bytes"] = weights.record["bytes"]
-    engine_info["weights"] = weights_summary(weights.record)
     if weights.file and engine.gguf_load == "dequantize":
-        weights = variants.dequantized(weights)
-        engine_info["weights"]["served_as"] = "dequantized by transformers' GGUF reader"
+        return variants.dequantized(weights)
     return weights
+
+
+def weights_info(weights: variants.Weights) -> dict[str, Any]:
+    """What a cell's results say about the weights it served (size, key, tool, and what the
+    engine was given instead of the file, if anything)."""
+    summary = weights_summary(weights.record)
+    if weights.served_as:
+        summary["served_as"] = weights.served_as
+    return {"weights_bytes": weights.record["bytes"], "weights": summary}
 
 
 def _run_suites(

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,7 +26,6 @@ import pytest
 from tests.conftest import ROOT
 from tests.fakehub.server import FakeHub
 
-BASE_IMAGE = "llm-release-test/base:1"
 HF_TOKEN = "hf_PLANTEDtokenNEVERwrite0123456789"
 MS_TOKEN = "ms-PLANTED-token-never-write-9876543210"
 SECOND_RECIPE = "tiny-llama-b"
@@ -110,11 +109,75 @@ def docker_host() -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail("dockerd did not answer within 90 s")
             time.sleep(0.5)
-        yield host
+        # The builder's docker commands and the SDK (docker.from_env) reach this daemon.
+        saved = os.environ.get("DOCKER_HOST")
+        os.environ["DOCKER_HOST"] = host
+        try:
+            yield host
+        finally:
+            if saved is None:
+                os.environ.pop("DOCKER_HOST", None)
+            else:
+                os.environ["DOCKER_HOST"] = saved
     finally:
         _stop(proc)
         log.close()
+        _unmount_below(work)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _unmount_below(folder: Path) -> None:
+    """Unmount what the daemon left mounted under its folders (overlay layers, shm)."""
+    prefix = str(folder.resolve())
+    mounts = [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()]
+    for mount in sorted((m for m in mounts if m.startswith(prefix)), reverse=True):
+        subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
+
+
+def archive_problem(spec: Any) -> str:
+    """Why the Debian archive the base image's sources name cannot be reached ("" if it can)."""
+    from builder.effects import baseimage
+
+    for line in baseimage.filled_sources(spec):
+        words = [w for w in line.split() if not w.startswith("[")]
+        url = f"{words[1]}/dists/{words[2]}/InRelease"
+        try:
+            httpx.head(url, timeout=15, follow_redirects=True).raise_for_status()
+        except httpx.HTTPError as exc:
+            return f"the Debian archive is not reachable ({url}: {exc})"
+    return ""
+
+
+@pytest.fixture(scope="session")
+def cpu_base(docker_host: str, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The cpu chip's real base image, made here (mmdebstrap, docker import, the host layer
+    .ci/stage-host-context stages: this machine's proxy CA and CPU torch wheel), as
+    `builder base-image` makes it; its tag."""
+    from builder.session import load_catalog
+
+    if shutil.which("mmdebstrap") is None:
+        pytest.skip("mmdebstrap is not installed (apt-get install mmdebstrap): it makes the rootfs")
+    spec = load_catalog(ROOT / "conf").settings.cpu_base_image
+    problem = archive_problem(spec)
+    if problem:
+        pytest.skip(problem)
+    staged = tmp_path_factory.mktemp("host-context")
+    stage = [str(ROOT / ".ci" / "stage-host-context"), str(staged)]
+    subprocess.run(stage, check=True, timeout=300, capture_output=True)
+    os.environ["LLMRB_HOST_CONTEXT"] = str(staged)
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "builder", "base-image", "--root", str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    print(
+        f"\ncpu base image: {done.stdout.strip().splitlines()[-1]} in {time.monotonic() - started:.1f}s"
+    )
+    return spec.tag
 
 
 @pytest.fixture(scope="session")
@@ -155,30 +218,9 @@ def registry(docker_host: str, registry_port: int) -> Iterator[Path]:
         shutil.rmtree(work, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def base_image(docker_host: str) -> str:
-    """A base image made here FROM scratch: 4 MiB of fixed bytes stand in for the engine."""
-    import docker
-
-    client = docker.DockerClient(base_url=docker_host)
-    with tempfile.TemporaryDirectory(prefix="llmrb-base-") as ctx:
-        engine = random.Random(0).randbytes(4 * 1024 * 1024)
-        (Path(ctx) / "engine.bin").write_bytes(engine)
-        (Path(ctx) / "Dockerfile").write_text(
-            "FROM scratch\nCOPY engine.bin /opt/engine/engine.bin\n"
-        )
-        client.images.build(path=ctx, tag=BASE_IMAGE, rm=True)
-    return BASE_IMAGE
-
-
 def release_overrides(registry_port: int) -> list[str]:
-    """The tiny cells with images for the local registry, on a base that ships the engine
-    (so the Dockerfile has no `RUN pip install`, which cannot run in a scratch image)."""
-    return [
-        f"settings.registry=127.0.0.1:{registry_port}/flagrelease",
-        f"chip.cpu.base_image.transformers={BASE_IMAGE}",
-        "+chip.cpu.engine_versions.transformers=5.23.0",
-    ]
+    """The tiny cells with images named for the local registry."""
+    return [f"settings.registry=127.0.0.1:{registry_port}/flagrelease"]
 
 
 @pytest.fixture(scope="session")
@@ -203,16 +245,40 @@ def released(tmp_path_factory: pytest.TempPathFactory, registry_port: int) -> Pa
     return project
 
 
-@pytest.fixture
-def project(released: Path, tmp_path: Path) -> Path:
-    """A fresh copy of the released project for one test (the model and variant caches are
-    shared: publishing reads the weights each cell was validated with from them)."""
-    copy = tmp_path / "project"
+def copy_project(released: Path, copy: Path) -> Path:
+    """A copy of a released project whose model and variant caches are the original's (a
+    test can publish or deploy the weights each cell was validated with)."""
     shutil.copytree(released, copy, symlinks=True, ignore=shutil.ignore_patterns(".cache", ".lock"))
     (copy / "out" / ".cache").mkdir()
     for shared in ("models", "variants"):
         (copy / "out" / ".cache" / shared).symlink_to(released / "out" / ".cache" / shared)
     return copy
+
+
+@pytest.fixture
+def project(released: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the released project for one test."""
+    return copy_project(released, tmp_path / "project")
+
+
+@pytest.fixture(scope="session")
+def released_in_images(
+    released: Path, cpu_base: str, registry_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """The released project released again with ``--runtime container``: every cell
+    validated in its own image (built on the real cpu base), as the workflow's cell jobs do."""
+    from builder.cli import main
+
+    project = copy_project(released, tmp_path_factory.mktemp("released-in-images") / "project")
+    argv = ["release", "--runtime", "container", "--root", str(project)]
+    assert main([*argv, *release_overrides(registry_port)]) == 0
+    return project
+
+
+@pytest.fixture
+def project_in_images(released_in_images: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the project released in images, for one test."""
+    return copy_project(released_in_images, tmp_path / "project")
 
 
 @pytest.fixture

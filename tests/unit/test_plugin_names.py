@@ -59,9 +59,9 @@ CASES = [
     ),
     (
         "chip/cpu.yaml",
-        "  transformers: python:3.11-slim",
-        "  transformer: python:3.11-slim",
-        r"conf/chip/cpu\.yaml:\d+:\d+: base_image: unknown engine 'transformer'; .*'transformers'\?",
+        "  llamacpp: python:3.11-bookworm",
+        "  llamacp: python:3.11-bookworm",
+        r"conf/chip/cpu\.yaml:\d+:\d+: base_image: unknown engine 'llamacp'; .*'llamacpp'\?",
     ),
     (
         "quantization/gguf-q8_0.yaml",
