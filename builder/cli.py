@@ -13,12 +13,20 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from builder import __version__, session
+from builder.core.deploy import RUNTIMES
 from builder.core.keys import diff_markdown
 from builder.core.plan_view import github_outputs, github_shards, plan_table
 from builder.core.project import Project, find_root
 from builder.core.variants import plan_variants
-from builder.errors import BuilderError, NothingToBuild, PublishError, UsageError, ValidationFailed
-from builder.run import baseline, diff, launch, lint, pipeline, publish
+from builder.errors import (
+    BuilderError,
+    NothingToBuild,
+    PublishError,
+    UsageError,
+    ValidationFailed,
+    unknown_name,
+)
+from builder.run import baseline, container, deploy, diff, launch, lint, pipeline, publish
 from builder.run.cells import Outcome
 from builder.run.launchers import REGISTRY as LAUNCHERS
 from builder.run.schema import write_schema
@@ -29,7 +37,7 @@ def say(line: str) -> None:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    loaded = session.load(args.root, args.overrides)
+    loaded = session.load(args.root, args.overrides, runtime=args.runtime)
     plan = loaded.plan
     if args.format == "json":
         print(json.dumps(plan.to_json(), indent=2, sort_keys=True))
@@ -44,7 +52,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
             builds = {cell: d.text() for cell, d in diff.decisions(loaded).items()}
         variants = plan_variants(plan, loaded.catalog, loaded.calibration_digest)
         made = [v for v in variants if v.spec.produced]
-        print(plan_table(plan, explain=args.explain, builds=builds, made=made), end="")
+        table = plan_table(
+            plan, explain=args.explain, builds=builds, made=made, catalog=loaded.catalog
+        )
+        print(table, end="")
     return 0
 
 
@@ -69,7 +80,7 @@ def cmd_assemble(args: argparse.Namespace) -> int:
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
-    loaded = session.load(args.root, args.overrides)
+    loaded = session.load(args.root, args.overrides, runtime=getattr(args, "runtime", "host"))
     if not loaded.plan.cells:
         msg = "the selection matches no cell; see `builder plan --explain`"
         raise NothingToBuild(msg)
@@ -97,6 +108,99 @@ def _summarise(
     ]
     if problems:
         raise ValidationFailed("; ".join(problems))
+    return 0
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    loaded = session.load(args.root, args.overrides, runtime=args.runtime)
+    started = deploy.deploy(
+        loaded,
+        args.cell,
+        devices=args.devices,
+        port=args.port,
+        bind=args.bind,
+        allow_unqualified=args.allow_unqualified,
+        log=say,
+    )
+    found = started.deployment
+    devices = f", devices {','.join(map(str, found.devices))}" if found.devices else ""
+    print(f"deployed {found.cell} ({found.runtime}{devices}) in {started.seconds:.1f}s")
+    print(f"endpoint: {found.url}")
+    print(f"try it:   {deploy.curl_line(found)}")
+    print(
+        f"then:     builder logs {found.cell} -f  |  builder status  |  builder stop {found.cell}"
+    )
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    rows = deploy.status(_out_dir(args))
+    if not rows:
+        print("no deployment (builder deploy CELL starts one)")
+        return 0
+    header = ("CELL", "RUNTIME", "DEVICES", "ENDPOINT", "UPTIME", "STATE")
+    table = [header] + [
+        (
+            r.deployment.cell,
+            r.deployment.runtime,
+            ",".join(map(str, r.deployment.devices)) or "-",
+            r.deployment.url,
+            _duration(r.uptime_s),
+            r.state,
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    found = {d.deployment.cell: d.deployment for d in deploy.status(_out_dir(args))}
+    if args.cell not in found:
+        msg = f"logs: {unknown_name('deployment', args.cell, found)}"
+        raise UsageError(msg)
+    for line in deploy.log_lines(found[args.cell], tail=args.tail):
+        print(line)
+    if args.follow:
+        for line in deploy.follow(found[args.cell]):
+            print(line, flush=True)
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    if not args.cells and not args.all:
+        msg = "stop: name the cells to stop, or --all"
+        raise UsageError(msg)
+    stopped = deploy.stop(_out_dir(args), args.cells, every=args.all)
+    print(f"stopped {', '.join(stopped)}" if stopped else "nothing was deployed")
+    return 0
+
+
+def _out_dir(args: argparse.Namespace) -> Path:
+    """out/ of the project, with only the catalog's settings read (no recipe is loaded)."""
+    catalog = session.load_catalog(args.root / "conf", args.overrides)
+    return Project(root=args.root).out_dir(catalog.settings)
+
+
+def cmd_base_image(args: argparse.Namespace) -> int:
+    catalog = session.load_catalog(args.root / "conf", args.overrides)
+    built = container.make_base(Project(root=args.root), catalog, log=say)
+    print(f"{built.tag}: {built.image_id} ({', '.join(built.ran) or 'up to date'})")
+    return 0
+
+
+def cmd_export_image(args: argparse.Namespace) -> int:
+    loaded = session.load(args.root, args.overrides)
+    written = container.export_images(loaded.out_dir, loaded.resolved(), log=say)
+    print(f"export-image: {len(written)} image(s) written")
     return 0
 
 
@@ -166,6 +270,7 @@ def _add_plan(
         default=0,
         help="with --format github: split the matrix into N shards, as $GITHUB_OUTPUT lines",
     )
+    _add_runtime(plan)
     plan.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     plan.set_defaults(func=cmd_plan)
     diff_parser = sub.add_parser(
@@ -195,6 +300,7 @@ def _add_stages(
                 choices=LAUNCHERS.names(),
                 help="validate each cell as one job of this Hydra launcher",
             )
+            _add_runtime(stage)
         stage.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
         stage.set_defaults(func=cmd_stage)
     assemble = sub.add_parser(
@@ -205,6 +311,62 @@ def _add_stages(
     assemble.add_argument("folders", nargs="+", type=Path, help="folders of <recipe>/<cell-id>/")
     assemble.add_argument("--override", dest="overrides", action="append", default=[])
     assemble.set_defaults(func=cmd_assemble)
+
+
+def _add_runtime(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runtime",
+        choices=RUNTIMES,
+        default="host",
+        help="run each engine as a process of this host, or in the cell's own image "
+        "(container: docker, the image the release publishes)",
+    )
+
+
+def _add_deploy(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    dep = sub.add_parser(
+        "deploy", parents=[common], help="start a released cell and wait until it is healthy"
+    )
+    dep.add_argument("cell", help="cell id, e.g. tiny-llama.cpu.bf16.transformers")
+    dep.add_argument("--devices", help="how many devices (2) or which (0,1); default: the cell's")
+    dep.add_argument("--port", type=int, help="the port to serve on (default: a free one)")
+    dep.add_argument("--bind", default="127.0.0.1", help="the address to listen on")
+    dep.add_argument(
+        "--allow-unqualified", action="store_true", help="also deploy a cell that did not pass"
+    )
+    _add_runtime(dep)
+    dep.add_argument(
+        "--override", dest="overrides", action="append", default=[], help="catalog override"
+    )
+    dep.set_defaults(func=cmd_deploy)
+    status = sub.add_parser("status", parents=[common], help="list the running deployments")
+    status.add_argument("--override", dest="overrides", action="append", default=[])
+    status.set_defaults(func=cmd_status)
+    logs = sub.add_parser("logs", parents=[common], help="a deployment's engine output")
+    logs.add_argument("cell")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--tail", type=int, default=50, help="lines to show first (default 50)")
+    logs.add_argument("--override", dest="overrides", action="append", default=[])
+    logs.set_defaults(func=cmd_logs)
+    stop = sub.add_parser("stop", parents=[common], help="stop deployments")
+    stop.add_argument("cells", nargs="*", help="the cells to stop")
+    stop.add_argument("--all", action="store_true", help="stop every deployment")
+    stop.add_argument("--override", dest="overrides", action="append", default=[])
+    stop.set_defaults(func=cmd_stop)
+    base = sub.add_parser(
+        "base-image", parents=[common], help="make the cpu chip's base image here (mmdebstrap)"
+    )
+    base.add_argument("--override", dest="overrides", action="append", default=[])
+    base.set_defaults(func=cmd_base_image)
+    export = sub.add_parser(
+        "export-image",
+        parents=[common],
+        help="save the images cells were validated in to out/images/ (for a publish job)",
+    )
+    export.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    export.set_defaults(func=cmd_export_image)
 
 
 def _add_checks(
@@ -276,7 +438,7 @@ def parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show tracebacks (or set BUILDER_FULL_ERROR=1)"
     )
     sub = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_plan, _add_stages, _add_checks, _add_publishing):
+    for add in (_add_plan, _add_stages, _add_deploy, _add_checks, _add_publishing):
         add(sub, common)
     return main_parser
 
