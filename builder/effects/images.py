@@ -59,8 +59,12 @@ def build(
     tags: Iterable[str],
     labels: Mapping[str, str],
     log: Callable[[str], None],
+    network_mode: str = "host",
 ) -> Any:
-    """Build the image of the cell whose files are in ``cell_dir``; returns the SDK image."""
+    """Build the image of the cell whose files are in ``cell_dir``; returns the SDK image.
+
+    ``RUN`` steps use the host's network (``pip install`` reaches the index as the host
+    does, with no bridge needed on the daemon)."""
     import docker
 
     shutil.rmtree(work, ignore_errors=True)
@@ -70,7 +74,13 @@ def build(
     tags = list(tags)
     try:
         image, stream = docker_client.images.build(
-            path=str(work), tag=tags[0], labels=dict(labels), rm=True, forcerm=True, pull=False
+            path=str(work),
+            tag=tags[0],
+            labels=dict(labels),
+            rm=True,
+            forcerm=True,
+            pull=False,
+            network_mode=network_mode,
         )
     except docker.errors.BuildError as exc:
         tail = "".join(str(c.get("stream", "")) for c in exc.build_log)[-2000:]
@@ -124,11 +134,59 @@ def push(docker_client: Any, ref: str) -> Pushed:
     )
 
 
-def pull_by_digest(docker_client: Any, repo: str, digest: str) -> dict[str, str]:
-    """Pull ``repo@digest`` back and return its labels (the check that the push landed)."""
+@dataclass(frozen=True, kw_only=True)
+class Pulled:
+    """An image pulled back from the registry: its id and labels."""
+
+    image_id: str
+    labels: Mapping[str, str]
+
+
+def pull_by_digest(docker_client: Any, repo: str, digest: str) -> Pulled:
+    """Pull ``repo@digest`` back (the check that the push landed)."""
     image = docker_client.images.pull(f"{repo}@{digest}")
     labels = image.attrs.get("Config", {}).get("Labels") or {}
-    return {str(k): str(v) for k, v in labels.items()}
+    return Pulled(image_id=str(image.id), labels={str(k): str(v) for k, v in labels.items()})
+
+
+def has_image(docker_client: Any, image_id: str) -> bool:
+    import docker
+
+    try:
+        docker_client.images.get(image_id)
+    except docker.errors.ImageNotFound:
+        return False
+    return True
+
+
+def tag(docker_client: Any, image_id: str, refs: Iterable[str]) -> None:
+    image = docker_client.images.get(image_id)
+    for ref in refs:
+        repo, name = split_ref(ref)
+        image.tag(repo, name)
+
+
+def save(docker_client: Any, image_id: str, path: Path) -> int:
+    """``docker save`` of one image into ``path`` (written whole or not at all); its size."""
+    image = docker_client.images.get(image_id)
+    staged = path.with_name(f".{path.name}.tmp")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with staged.open("wb") as out:
+            for chunk in image.save(named=False):
+                out.write(chunk)
+        staged.replace(path)
+    except BaseException:
+        staged.unlink(missing_ok=True)
+        raise
+    return path.stat().st_size
+
+
+def load(docker_client: Any, path: Path) -> list[str]:
+    """``docker load`` of an exported image; the ids it holds."""
+    with path.open("rb") as data:
+        loaded = docker_client.images.load(data)
+    return [str(image.id) for image in loaded]
 
 
 def remote_digest(docker_client: Any, ref: str) -> str:

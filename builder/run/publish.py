@@ -43,6 +43,8 @@ class Result:
     detail: str = ""
     plan: UploadPlan | None = None
     uploaded_bytes: int = 0
+    # The target's id of what landed: a git commit (hubs), the manifest digest (images).
+    commit: str = ""
 
 
 def publish(
@@ -88,7 +90,9 @@ def _all_cells(
 ) -> list[Result]:
     out_dir = project.out_dir(catalog.settings)
     entries = {e["id"]: e for e in index.get("cells", [])}
-    ctx = Context(out_dir=out_dir, settings=catalog.settings, log=log)
+    ctx = Context(
+        out_dir=out_dir, settings=catalog.settings, log=log, allow_unqualified=allow_unqualified
+    )
     publishers: dict[str, Publisher | BuilderError] = {}
     results: list[Result] = []
     for cell in plan.cells:
@@ -211,6 +215,7 @@ def _send(
         detail=done.url,
         plan=plan,
         uploaded_bytes=done.uploaded_bytes,
+        commit=done.commit,
     )
 
 
@@ -257,6 +262,7 @@ def record(
                 "repo": r.plan.repo,
                 "revision": r.plan.tag or r.plan.revision,
                 "url": r.detail,
+                "commit": r.commit,
                 "qualified": r.plan.qualified,
             }
     if not landed:

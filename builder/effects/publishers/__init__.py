@@ -27,6 +27,8 @@ class Context:
     out_dir: Path
     settings: Settings
     log: Log
+    # Whether cells that did not pass (and images never run) may go out, marked as such.
+    allow_unqualified: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
