@@ -91,7 +91,16 @@ def deploy_and_use(project: Path, runtime: str, registry_port: int) -> None:
     request = json.loads(curl.group(1).split("-d '")[1].rstrip("'"))
     answer = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=request, timeout=120)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["choices"][0]["message"]["content"].strip()
+    assert answer.json()["choices"][0]["message"]["role"] == "assistant", answer.text
+    # The tiny model learned bare sums, not chat: the completions endpoint shows it is the
+    # released model that answers (its chat replies may be empty).
+    completion = httpx.post(
+        f"http://127.0.0.1:{port}/v1/completions",
+        json={"model": request["model"], "prompt": "2+3=", "max_tokens": 4, "temperature": 0},
+        timeout=120,
+    )
+    assert completion.status_code == 200, completion.text
+    assert completion.json()["choices"][0]["text"].strip().startswith("5"), completion.text
     status = builder(project, "status")
     row = next(line for line in status.stdout.splitlines() if line.startswith(CELL))
     assert row.split()[1] == runtime
