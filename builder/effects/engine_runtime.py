@@ -137,19 +137,9 @@ def running_engine(
         raise EngineError(msg) from None
     try:
         with _on_record(record_in, server, served_model_name):
-            base_url = f"http://{HOST}:{port}"
-            health_url = base_url + engine.health_path
-            _wait_healthy(server, health_url, startup_timeout_s)
+            running = _healthy(engine, command, server, port, startup_timeout_s, started)
             killpoint.point("engine-started")
-            yield RunningEngine(
-                base_url=base_url,
-                health_url=health_url,
-                request_model=command.request_model,
-                lists_served_model=engine.lists_served_model,
-                command=command,
-                startup_s=time.monotonic() - started,
-                server=server,
-            )
+            yield running
             # A crash while the suites ran must fail the cell with its cause, even when a
             # left-over child kept answering (the suites alone may not notice).
             crashed = server.exit_code()
@@ -190,6 +180,29 @@ def port_in_use(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
+def _healthy(
+    engine: EngineConf,
+    command: ServeCommand,
+    server: EngineProcess,
+    port: int,
+    timeout_s: float,
+    started: float,
+) -> RunningEngine:
+    """Wait until ``server`` (a process or a container) answers on loopback ``port``."""
+    base_url = f"http://{HOST}:{port}"
+    health_url = base_url + engine.health_path
+    _wait_healthy(server, health_url, timeout_s)
+    return RunningEngine(
+        base_url=base_url,
+        health_url=health_url,
+        request_model=command.request_model,
+        lists_served_model=engine.lists_served_model,
+        command=command,
+        startup_s=time.monotonic() - started,
+        server=server,
+    )
+
+
 def _wait_healthy(server: EngineProcess, url: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     with httpx.Client(timeout=5.0) as client:
@@ -225,18 +238,7 @@ def running_container(
     container = Container(containers.start(run_argv), log_path)
     crashed: int | None = None
     try:
-        base_url = f"http://{HOST}:{port}"
-        health_url = base_url + engine.health_path
-        _wait_healthy(container, health_url, startup_timeout_s)
-        yield RunningEngine(
-            base_url=base_url,
-            health_url=health_url,
-            request_model=command.request_model,
-            lists_served_model=engine.lists_served_model,
-            command=command,
-            startup_s=time.monotonic() - started,
-            server=container,
-        )
+        yield _healthy(engine, command, container, port, startup_timeout_s, started)
         # As on the host: a crash while the suites ran fails the cell with its cause.
         crashed = container.exit_code()
         tail = container.log_tail() if crashed is not None else ""

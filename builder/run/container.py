@@ -13,12 +13,13 @@ import contextlib
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from builder.core import deploy
 from builder.core.catalog_model import Catalog
-from builder.core.engines import model_reference, serve_command
+from builder.core.engines import ServeCommand, model_reference, serve_command
 from builder.core.keys import ResolvedCell
 from builder.core.log import Log
 from builder.core.project import Project
@@ -95,10 +96,58 @@ def engine_in_image(
     """The cell's image serving ``weights`` (mounted read-only), healthy on loopback; what
     ran is recorded in ``runtime`` (image, its id, the engine version found in it)."""
     cell = resolved.cell
-    chip, engine = catalog.chips[cell.chip], catalog.engines[cell.engine]
+    engine = catalog.engines[cell.engine]
     runtime |= {"image": cell.image}
     runtime["image_id"] = build_image(project, catalog, resolved, work, lambda _: None)
     port = free_port()
+    served = image_run(
+        catalog,
+        resolved,
+        weights,
+        deploy.place(cell, catalog.chips[cell.chip], engine, None),
+        host=HOST,
+        port=port,
+        name=f"llmrb-{cell.id}-{os.getpid()}",
+        labels=owner_labels(cell.id),
+    )
+    runtime["docker_run"] = served.argv
+    command = served.command
+    with running_container(
+        engine,
+        command,
+        run_argv=served.argv,
+        port=port,
+        log_path=work / "engine.log",
+        startup_timeout_s=catalog.settings.startup_timeout_s,
+    ) as running:
+        runtime |= probed_version(running, engine.package, cell.engine_version)
+        yield running
+
+
+@dataclass(frozen=True, kw_only=True)
+class ImageRun:
+    """How the cell's image serves some weights: the ``docker run`` and the serve command
+    it runs inside (what clients send as the model comes from the command)."""
+
+    argv: list[str]
+    command: ServeCommand
+
+
+def image_run(
+    catalog: Catalog,
+    resolved: ResolvedCell,
+    weights: Weights,
+    placement: deploy.Placement,
+    *,
+    host: str,
+    port: int,
+    name: str,
+    labels: Mapping[str, str],
+) -> ImageRun:
+    """The card's ``docker run`` on the host's network, the server bound to ``host:port``,
+    ``weights`` mounted read-only; validation and ``builder deploy`` both start this."""
+    cell = resolved.cell
+    chip, engine = catalog.chips[cell.chip], catalog.engines[cell.engine]
     model_dir = str(deploy.CONTAINER_MODEL_ROOT / cell.release_name)
     served = model_reference(engine, model_dir, weights.file)
     released = model_reference(engine, model_dir, resolved.variant.file)
@@ -106,36 +155,26 @@ def engine_in_image(
         cell=cell,
         chip=chip,
         engine=engine,
-        placement=deploy.place(cell, chip, engine, None),
+        placement=placement,
         weights=str(weights.dir.resolve()),
         port=port,
         host_network=True,
-        host=HOST,
+        host=host,
         # A stand-in the engine can load (GGUF dequantized): the same one the host serves.
         model=served if served != released else "",
-        name=f"llmrb-{cell.id}-{os.getpid()}",
+        name=name,
         env=OFFLINE,
-        labels=owner_labels(cell.id),
+        labels=labels,
     )
-    runtime["docker_run"] = argv
     command = serve_command(
         engine,
-        cell.serve_args,
+        {**cell.serve_args, **placement.extra_args},
         model=served,
-        host=HOST,
+        host=host,
         port=port,
         served_model_name=cell.release_name,
     )
-    with running_container(
-        engine,
-        command,
-        run_argv=argv,
-        port=port,
-        log_path=work / "engine.log",
-        startup_timeout_s=catalog.settings.startup_timeout_s,
-    ) as running:
-        runtime |= probed_version(running, engine.package, cell.engine_version)
-        yield running
+    return ImageRun(argv=argv, command=command)
 
 
 def owner_labels(cell_id: str) -> dict[str, str]:

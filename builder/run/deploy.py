@@ -24,7 +24,7 @@ from builder.effects.deployments import Deployment
 from builder.effects.engine_runtime import engine_env, free_port, port_in_use
 from builder.effects.variants import Weights
 from builder.errors import EngineError, UsageError, unknown_name
-from builder.run.container import OFFLINE, build_image
+from builder.run.container import build_image, image_run
 from builder.run.validate import serving_weights
 from builder.session import Session
 
@@ -163,44 +163,27 @@ def _start_container(
     log: Log,
 ) -> Deployment:
     cell = resolved.cell
-    catalog = session.catalog
-    chip, engine = catalog.chips[cell.chip], catalog.engines[cell.engine]
     work = session.out_dir / ".work" / "deploy" / cell.id
-    image_id = build_image(session.project, catalog, resolved, work, log)
-    model_dir = str(placing.CONTAINER_MODEL_ROOT / cell.release_name)
-    served = model_reference(engine, model_dir, weights.file)
-    released = model_reference(engine, model_dir, resolved.variant.file)
-    argv = placing.docker_run(
-        cell=cell,
-        chip=chip,
-        engine=engine,
-        placement=placement,
-        weights=str(weights.dir.resolve()),
-        port=record.port,
-        host_network=True,
+    image_id = build_image(session.project, session.catalog, resolved, work, log)
+    served = image_run(
+        session.catalog,
+        resolved,
+        weights,
+        placement,
         host=record.bind,
-        model=served if served != released else "",
+        port=record.port,
         name=record.token,
-        env=OFFLINE,
         labels={DEPLOY_LABEL: cell.id},
     )
-    container = containers.start(argv)
-    command = serve_command(
-        engine,
-        cell.serve_args,
-        model=served,
-        host=record.bind,
-        port=record.port,
-        served_model_name=cell.release_name,
-    )
+    container = containers.start(served.argv)
     return Deployment.from_json(
         {
             **record.to_json(),
             "container": container,
             "image": cell.image,
             "image_id": image_id,
-            "argv": argv,
-            "request_model": command.request_model,
+            "argv": served.argv,
+            "request_model": served.command.request_model,
         }
     )
 

@@ -18,13 +18,16 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 
 from tests.conftest import ROOT
 from tests.fakehub.server import FakeHub
+
+if TYPE_CHECKING:
+    from builder.core.catalog_model import BaseImageSettings
 
 HF_TOKEN = "hf_PLANTEDtokenNEVERwrite0123456789"
 MS_TOKEN = "ms-PLANTED-token-never-write-9876543210"
@@ -134,7 +137,7 @@ def _unmount_below(folder: Path) -> None:
         subprocess.run(["umount", "-l", mount], check=False, capture_output=True)
 
 
-def archive_problem(spec: Any) -> str:
+def archive_problem(spec: BaseImageSettings) -> str:
     """Why the Debian archive the base image's sources name cannot be reached ("" if it can)."""
     from builder.effects import baseimage
 

@@ -30,7 +30,7 @@ from builder.effects import baseimage
 from builder.effects.models import materialize
 from builder.session import load_catalog
 from tests.conftest import ROOT
-from tests.integration.conftest import free_port
+from tests.integration.conftest import archive_problem, free_port
 from tests.support.project import new_project
 
 pytestmark = [
@@ -55,18 +55,6 @@ def timed(make: Callable[[], T]) -> tuple[T, float]:
 
 def mb(size: int) -> str:
     return f"{size / 1e6:.0f} MB"
-
-
-def archive_problem(spec: BaseImageSettings) -> str:
-    """Why the archive the sources name cannot be used from here; "" when it can."""
-    for line in baseimage.filled_sources(spec):
-        words = [w for w in line.split() if not w.startswith("[")]
-        url = f"{words[1]}/dists/{words[2]}/InRelease"
-        try:
-            httpx.head(url, timeout=15, follow_redirects=True).raise_for_status()
-        except httpx.HTTPError as exc:
-            return f"the Debian archive is not reachable ({url}: {exc})"
-    return ""
 
 
 @dataclass(frozen=True)
