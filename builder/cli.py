@@ -22,49 +22,60 @@ from builder.run import baseline, diff, launch, lint, pipeline, publish
 from builder.run.cells import Outcome
 from builder.run.launchers import REGISTRY as LAUNCHERS
 from builder.run.schema import write_schema
+from builder.text import LINE_LIMIT
+from builder.text import lines as text_lines
+
+
+def echo(text: str, *, err: bool = False, machine: bool = False, end: str = "\n") -> None:
+    """Print ``text``: every line the CLI prints goes through here. Values in it may come
+    from recipes or engines, so each line is escaped and can never be a terminal escape or a
+    CI workflow command (:mod:`builder.text`); lines for people are also cut, ``machine``
+    output (JSON, $GITHUB_OUTPUT lines) never."""
+    safe = text_lines(text, limit=None if machine else LINE_LIMIT)
+    print(safe, end=end, file=sys.stderr if err else sys.stdout, flush=True)
 
 
 def say(line: str) -> None:
-    print(line, flush=True)
+    echo(line)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     loaded = session.load(args.root, args.overrides)
     plan = loaded.plan
     if args.format == "json":
-        print(json.dumps(plan.to_json(), indent=2, sort_keys=True))
+        echo(json.dumps(plan.to_json(), indent=2, sort_keys=True), machine=True)
     elif args.format == "github" and args.shards:
-        print(github_outputs(plan, loaded.catalog, args.shards), end="")
+        echo(github_outputs(plan, loaded.catalog, args.shards), machine=True, end="")
     elif args.format == "github":
         (matrix,) = github_shards(plan, loaded.catalog, 1)
-        print(json.dumps(matrix, separators=(",", ":")))
+        echo(json.dumps(matrix, separators=(",", ":")), machine=True)
     else:
         builds = None
         if args.explain:
             builds = {cell: d.text() for cell, d in diff.decisions(loaded).items()}
         variants = plan_variants(plan, loaded.catalog, loaded.calibration_digest)
         made = [v for v in variants if v.spec.produced]
-        print(plan_table(plan, explain=args.explain, builds=builds, made=made), end="")
+        echo(plan_table(plan, explain=args.explain, builds=builds, made=made), end="")
     return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     changes = diff.diff(args.root, args.base, args.overrides)
     if args.format == "markdown":
-        print(diff_markdown(changes, base=args.base), end="")
+        echo(diff_markdown(changes, base=args.base), end="")
     else:
         for change in changes:
             parts = f" ({', '.join(change.parts)})" if change.parts else ""
-            print(f"{change.change:8} {change.cell}{parts}")
+            echo(f"{change.change:8} {change.cell}{parts}")
         if not changes:
-            print(f"no cell added, removed or changed against {args.base}")
+            echo(f"no cell added, removed or changed against {args.base}")
     return 0
 
 
 def cmd_assemble(args: argparse.Namespace) -> int:
     started = time.monotonic()
     loaded = session.load(args.root, args.overrides)
-    outcomes = pipeline.assemble_folders(loaded, args.folders, log=print)
+    outcomes = pipeline.assemble_folders(loaded, args.folders, log=say)
     return _summarise("assemble", outcomes, loaded, started)
 
 
@@ -88,7 +99,7 @@ def _summarise(
     for outcome in outcomes:
         counts[outcome.validation.status] = counts.get(outcome.validation.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    print(f"{command}: {summary} in {time.monotonic() - started:.1f}s -> {loaded.out_dir}")
+    echo(f"{command}: {summary} in {time.monotonic() - started:.1f}s -> {loaded.out_dir}")
     # An inconclusive gate is not a pass: the cell is not qualified, so the run says so.
     problems = [
         f"{len(ids)} cell(s) {status}: {', '.join(ids)}"
@@ -109,13 +120,13 @@ def cmd_lint(args: argparse.Namespace) -> int:
     catalog = session.load_catalog(project.conf_dir, catalog_overrides)
     paths = lint.expand_paths(args.paths or [project.recipes_dir])
     for line in lint.lint(paths, catalog, args.root):
-        print(line)
+        echo(line)
     return 0
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     relative = baseline.store_baseline(session.load(args.root, []), args.cell)
-    print(f"wrote {relative}; use it with validate.accuracy.baseline: {relative}")
+    echo(f"wrote {relative}; use it with validate.accuracy.baseline: {relative}")
     return 0
 
 
@@ -134,7 +145,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no released cell"
-    print(f"publish{' --dry-run' if args.dry_run else ''}: {summary}")
+    echo(f"publish{' --dry-run' if args.dry_run else ''}: {summary}")
     failed = sorted({f"{r.cell} -> {r.target}" for r in results if r.status == "failed"})
     if failed:
         msg = f"{len(failed)} publish(es) failed: {', '.join(failed)}"
@@ -143,7 +154,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    print(write_schema(args.root, check=args.check))
+    echo(write_schema(args.root, check=args.check))
     return 0
 
 
@@ -290,10 +301,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuilderError as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        echo(f"error: {exc}", err=True)
         return exc.return_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        echo("interrupted", err=True)
         return 130
     return code
 
