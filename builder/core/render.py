@@ -27,6 +27,7 @@ from builder.core.matrix import engine_version
 from builder.core.plain import as_dict
 from builder.core.variants import VariantSpec, variant_spec
 from builder.errors import ConfigError
+from builder.text import escape
 
 # Rendered file name -> template name. The order is the order of the manifest.
 CELL_FILES: Mapping[str, str] = {
@@ -65,6 +66,9 @@ def environment(templates_dir: Path) -> jinja2.Environment:
     env.filters["sh"] = _sh
     env.filters["sh_join"] = _sh_join
     env.filters["json"] = _json
+    # For names that end up in a comment or a line of prose (a recipe's file name): one
+    # line, every non-printable character escaped.
+    env.filters["line"] = escape
     return env
 
 
