@@ -30,6 +30,8 @@ from builder.core.catalog_model import (
     Settings,
     SuiteConf,
 )
+from builder.core.engines import REGISTRY as ENGINES
+from builder.core.engines._args import own_argument
 from builder.core.guard import check_plain
 from builder.core.yamlsafe import load_text
 from builder.errors import BuilderError, ConfigError, SourceLoc, did_you_mean, unknown_name
@@ -198,6 +200,8 @@ def check_references(catalog: Catalog, conf_dir: Path) -> None:
 
 def _check_quantization(quant: QuantizationConf, catalog: Catalog, where: Path) -> None:
     _names_exist(where, "engine_args", quant.engine_args, catalog.engines, "engine")
+    for engine, args in quant.engine_args.items():
+        _engine_args_exist(where, engine, args, catalog)
     _name_exists(where, "method", quant.method, METHODS, "method")
     _name_exists(where, "format", quant.format, FORMATS, "format")
     if quant.method == "quantize":
@@ -206,6 +210,23 @@ def _check_quantization(quant: QuantizationConf, catalog: Catalog, where: Path) 
         loc = conf_loc(where, "quantizer")
         msg = f"{loc}: quantizer: only method 'quantize' runs a quantizer ({quant.method!r})"
         raise ConfigError(msg)
+
+
+def _engine_args_exist(
+    where: Path, engine: str, args: Mapping[str, object], catalog: Catalog
+) -> None:
+    """A quantization's engine arguments are for one engine: each must be an argument it
+    has (by its exact name), never one it would ignore or take as an abbreviation."""
+    name = catalog.engines[engine].module or engine
+    if name not in ENGINES:
+        return  # the session's plugin check names the conf/ line
+    module = ENGINES.get(name)
+    for key in args:
+        if own_argument(key, module.ARGUMENTS, getattr(module, "RENAMES", {})) is None:
+            path = f"engine_args.{engine}.{key}"
+            known = [*module.ARGUMENTS, *getattr(module, "RENAMES", {})]
+            msg = f"{conf_loc(where, path)}: {path}: {engine} has no argument {key!r}"
+            raise ConfigError(msg + did_you_mean(key, known))
 
 
 def _check_suite(suite: SuiteConf, where: Path) -> None:

@@ -15,17 +15,10 @@ import string
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from builder.core import variants
+from builder.core import values, variants
 from builder.core.catalog_model import Catalog
 from builder.core.cells import LoadedRecipe
-from builder.core.model import (
-    DENIED_SERVE_ARGS,
-    RELEASE_PLACEHOLDERS,
-    RESERVED_SERVE_ARGS,
-    Recipe,
-    Selector,
-    ValidateSpec,
-)
+from builder.core.model import RELEASE_PLACEHOLDERS, Recipe, Selector, ValidateSpec
 from builder.core.typed import read_document
 from builder.core.yamlsafe import MAX_BYTES, Located, load_text
 from builder.errors import Problem, RecipeError, SourceLoc, unknown_name
@@ -93,7 +86,7 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
     for path, message in (
         *_axis_problems(recipe, known),
         *_selector_problems(recipe, known),
-        *_serve_problems(recipe),
+        *values.serve_problems(recipe, catalog),
     ):
         yield problem(path, message)
     yield from _local_source_problems(recipe.model.source, catalog, doc, "model.source")
@@ -155,17 +148,6 @@ def _selector_problems(
         missing = [a for a in ("chip", "quantization", "engine") if a not in selector.given()]
         if needs_all and missing and selector.given():
             yield path, f"must name a whole cell; missing {', '.join(missing)}"
-
-
-def _serve_problems(recipe: Recipe) -> Iterable[tuple[str, str]]:
-    """Engine arguments the builder sets itself, or that load code or files of the host."""
-    serve_args = [("serve", recipe.serve)]
-    serve_args += [(f"overrides[{i}].serve", o.serve) for i, o in enumerate(recipe.overrides)]
-    for path, args in serve_args:
-        for key in sorted(set(args) & set(RESERVED_SERVE_ARGS)):
-            yield f"{path}.{key}", "is set by the builder; a recipe cannot change it"
-        for key in sorted(set(args) & set(DENIED_SERVE_ARGS)):
-            yield f"{path}.{key}", "loads code or files of the host; not in recipes"
 
 
 def _local_source_problems(

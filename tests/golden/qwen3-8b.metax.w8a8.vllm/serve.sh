@@ -2,4 +2,4 @@
 # Starts vLLM for Qwen3-8B-W8A8-metax-FlagOS (cell qwen3-8b.metax.w8a8.vllm).
 # Rendered by llm-release-builder 0.1.0; the weights are expected at /models/Qwen3-8B-W8A8-metax-FlagOS.
 set -eu
-exec vllm serve /models/Qwen3-8B-W8A8-metax-FlagOS --host 0.0.0.0 --port 8000 --served-model-name Qwen3-8B-W8A8-metax-FlagOS --gpu-memory-utilization 0.9 --max-model-len 32768 --quantization compressed-tensors --tensor-parallel-size 2 "$@"
+exec vllm serve /models/Qwen3-8B-W8A8-metax-FlagOS --host 0.0.0.0 --port 8000 --served-model-name Qwen3-8B-W8A8-metax-FlagOS --gpu-memory-utilization=0.9 --max-model-len=32768 --quantization=compressed-tensors --tensor-parallel-size=2 "$@"
