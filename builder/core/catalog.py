@@ -162,11 +162,17 @@ def _typed_group(cfg: DictConfig, conf_dir: Path, group: str, schema: type[T]) -
 
 
 def _typed(schema: type[T], entry: Any, path: Path, key: str) -> T:
+    # An override can replace a whole entry with null, a number or a list
+    # (`settings=null`): that is a wrong value at its key, not a crash in OmegaConf.
+    if not isinstance(entry, DictConfig | dict):
+        shown_entry = "null" if entry is None else type(entry).__name__
+        msg = f"{conf_loc(path)}: {key}: must be a mapping of {schema.__name__} fields, got {shown_entry}"
+        raise ConfigError(msg)
     try:
         merged = OmegaConf.merge(OmegaConf.structured(schema), entry)
         obj = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as exc:
-        inner = str(exc.full_key) if getattr(exc, "full_key", None) else ""
+    except (OmegaConfBaseException, ValueError) as exc:
+        inner = str(getattr(exc, "full_key", "") or "")
         full_key = f"{key}.{inner}" if inner else key
         reason = str(exc).splitlines()[0]
         replaced = REPLACED.get((key.split(".")[0], inner))

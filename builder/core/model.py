@@ -88,6 +88,19 @@ DENIED_SERVE_ARGS = (
 SERVE_CHOICES: dict[str, tuple[str, ...]] = {
     "distributed_executor_backend": ("external_launcher", "mp", "ray", "uni"),
 }
+# lm-eval gets generation arguments as one "k=v,k=v" string (--gen_kwargs): a string value
+# is one token that cannot end its pair or start another (no "," "=" quotes or spaces).
+GEN_VALUE = r"[A-Za-z0-9_.:+@%-]{0,64}"
+# Generation arguments lm-eval's API models send, with their type and bounds (others pass
+# as they are, still one token or a finite number).
+GEN_KWARGS: dict[str, tuple[str, float, float]] = {
+    "max_gen_toks": ("int", 1, 1 << 20),
+    "temperature": ("float", 0, 100),
+    "top_p": ("float", 0, 1),
+    "top_k": ("int", 0, 1 << 20),
+    "seed": ("int", 0, 2**63 - 1),
+    "do_sample": ("bool", 0, 0),
+}
 TASK_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}"
 BASELINE_PATH = r"baselines/(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,200}\.json"
 
@@ -228,7 +241,9 @@ class AccuracySpec:
     )
     gen_kwargs: dict[str, ScalarValue] = field(
         default_factory=dict,
-        metadata=_doc("Generation arguments for generative tasks (lm-eval --gen_kwargs)", ARG_NAME),
+        metadata=_doc(
+            "Generation arguments for generative tasks (lm-eval --gen_kwargs)", ARG_NAME, GEN_VALUE
+        ),
     )
     max_drop: float = field(
         default=0.05, metadata=_doc("Largest tolerated drop against the reference, relative (0-1)")

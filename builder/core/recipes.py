@@ -27,8 +27,12 @@ RECIPE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 # The whole file name: a name with any other ending (a newline and a Dockerfile line after
 # ".yaml") never becomes a recipe, since the name is shown in cards, Dockerfiles and logs.
 RECIPE_FILE = re.compile(rf"{RECIPE_NAME.pattern}\.ya?ml")
-# How many recipe files a project may hold: each is read, typed and expanded on every run.
+# How many recipe files a project may hold, names an axis may list and cells one recipe
+# may expand to: each is read, typed and expanded on every run (a catalog has tens of
+# chips, engines and quantizations; a 19,000-name axis is an attack, not a matrix).
 MAX_RECIPES = 1000
+MAX_AXIS = 256
+MAX_CELLS_PER_RECIPE = 4096
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -87,6 +91,8 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
         *_axis_problems(recipe, known),
         *_selector_problems(recipe, known),
         *values.serve_problems(recipe, catalog),
+        *values.gen_kwargs_problems(recipe.validate.accuracy),
+        *(("model.description", m) for m in values.description_problems(recipe.model.description)),
     ):
         yield problem(path, message)
     yield from _local_source_problems(recipe.model.source, catalog, doc, "model.source")
@@ -118,11 +124,20 @@ def _axis_problems(
     ):
         if not names:
             yield f"matrix.{axis}", "must list at least one name"
+        if len(names) > MAX_AXIS:
+            yield f"matrix.{axis}", f"lists {len(names):,} names; at most {MAX_AXIS} per axis"
+            continue
         for i, value in enumerate(names):
             if value not in known[axis]:
                 yield f"matrix.{axis}[{i}]", unknown_name(axis, value, known[axis])
-        for dup in sorted({n for n in names if names.count(n) > 1}):
-            yield f"matrix.{axis}", f"{dup!r} is listed more than once"
+        yield from values.axis_problems(names, axis)
+    cells = len(recipe.matrix.chip) * len(recipe.matrix.quantization) * len(recipe.matrix.engine)
+    if cells + len(recipe.include) > MAX_CELLS_PER_RECIPE:
+        message = (
+            f"expands to {cells + len(recipe.include):,} cells; at most "
+            f"{MAX_CELLS_PER_RECIPE:,} per recipe"
+        )
+        yield "matrix", message
 
 
 def _selector_problems(

@@ -1,5 +1,6 @@
 """Checks on recipe values that a pattern alone cannot make: engine arguments against the
-engines they are for, and host paths inside any argument value. Each returns ``(key path, message)`` pairs; :mod:`builder.core.recipes`
+engines they are for, host paths inside any argument value, generation arguments, and the
+card's description. Each returns ``(key path, message)`` pairs; :mod:`builder.core.recipes`
 turns them into located problems.
 """
 
@@ -7,13 +8,14 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from builder.core.catalog_model import Catalog
 from builder.core.engines import REGISTRY as ENGINES
 from builder.core.engines import EngineModule, argument_problems
-from builder.core.model import Recipe, ScalarValue
+from builder.core.model import GEN_KWARGS, AccuracySpec, Recipe, ScalarValue
 from builder.errors import ConfigError
 from builder.text import shown
 
@@ -22,9 +24,15 @@ from builder.text import shown
 # `name=/x`, `{"k": "/x"}`, `a,/x`, `a+/x`, `file:///x` and `[/x]` are all found; a "/"
 # inside a name (`Qwen/Qwen3-8B`, `a/b`) is a relative name, not a host path.
 _PATH_PART = re.compile(r"(?:^|(?<=[^A-Za-z0-9_.~/-]))([/~][A-Za-z0-9_.~/-]*)")
+# Markdown a description must not hold: images (a remote image is a tracking beacon in
+# every page that shows the card), links (``javascript:``), reference definitions.
+_CARD_MARKUP = re.compile(r"!\[|\]\(|\]\s*:|\]\[")
+_SCHEMES = re.compile(r"(?i)\b(?:javascript|vbscript|data|file)\s*:")
 # More engine arguments than any engine has are not a configuration; checking each against
 # hundreds of names (with a did-you-mean) would only cost time.
 MAX_ARGS = 256
+# A line starting "1." or "1)" is an ordered list item.
+_LIST_MARKER = re.compile(r"[0-9]{1,9}[.)](?:\s|$)")
 
 
 def serve_blocks(recipe: Recipe) -> Iterator[tuple[str, Mapping[str, ScalarValue], list[str]]]:
@@ -88,3 +96,52 @@ def host_path_problems(value: ScalarValue, roots: Sequence[str]) -> Iterator[str
             f"{shown(part)} is a host path (or URL) outside settings.local_model_roots "
             f"(allowed: {listed})"
         )
+
+
+def gen_kwargs_problems(spec: AccuracySpec) -> Iterator[tuple[str, str]]:
+    """Generation arguments are one ``k=v,k=v`` string to lm-eval: values must have the
+    type lm-eval reads (and stay inside their pair, which the pattern sees to)."""
+    if len(spec.gen_kwargs) > MAX_ARGS:
+        yield "validate.accuracy.gen_kwargs", f"sets {len(spec.gen_kwargs):,}; at most {MAX_ARGS}"
+        return
+    for key, value in sorted(spec.gen_kwargs.items()):
+        path = f"validate.accuracy.gen_kwargs.{key}"
+        kind = GEN_KWARGS.get(key)
+        if kind is None:
+            continue
+        expected, low, high = kind
+        if expected == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            yield path, f"expected an integer, got {shown(value)}"
+        elif expected == "float" and (
+            isinstance(value, bool) or not isinstance(value, int | float)
+        ):
+            yield path, f"expected a number, got {shown(value)}"
+        elif expected == "bool" and not isinstance(value, bool):
+            yield path, f"expected true or false, got {shown(value)}"
+        elif expected != "bool" and not low <= float(value) <= high:
+            yield path, f"must be between {low:g} and {high:g}, got {shown(value)}"
+
+
+def description_problems(text: str) -> Iterator[str]:
+    """What the description pattern cannot say: no Markdown images or links, no script
+    URLs, no leading list marker, no invisible Unicode tag or format characters."""
+    if _LIST_MARKER.match(text):
+        yield "must not start with a list marker (1. or 1))"
+    if _CARD_MARKUP.search(text):
+        yield "must not hold Markdown images or links (![..](..), [..](..), [..]: ..)"
+    if _SCHEMES.search(text):
+        yield "must not hold javascript:, vbscript:, data: or file: links"
+    invisible = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) == "Cf"})
+    if invisible:
+        yield f"must not hold invisible formatting characters ({', '.join(invisible[:5])})"
+
+
+def axis_problems(names: Iterable[str], axis: str) -> Iterator[tuple[str, str]]:
+    """Names listed twice on one axis (found in one pass: an axis may be long)."""
+    seen: set[str] = set()
+    reported: set[str] = set()
+    for name in names:
+        if name in seen and name not in reported:
+            reported.add(name)
+            yield f"matrix.{axis}", f"{shown(name)} is listed more than once"
+        seen.add(name)
