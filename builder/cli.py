@@ -119,7 +119,7 @@ def cmd_lint(args: argparse.Namespace) -> int:
         raise UsageError(msg)
     catalog = session.load_catalog(project.conf_dir, catalog_overrides)
     paths = lint.expand_paths(args.paths or [project.recipes_dir])
-    for line in lint.lint(paths, catalog, args.root):
+    for line in lint.lint(paths, catalog, args.root, strict=args.strict):
         echo(line)
     return 0
 
@@ -229,6 +229,11 @@ def _add_checks(
     )
     lint_parser.add_argument(
         "--override", dest="overrides", action="append", default=[], help="catalog override"
+    )
+    lint_parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse Hub sources not pinned to a commit (default: warn)",
     )
     lint_parser.set_defaults(func=cmd_lint)
     schema_parser = sub.add_parser(

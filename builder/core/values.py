@@ -145,3 +145,38 @@ def axis_problems(names: Iterable[str], axis: str) -> Iterator[tuple[str, str]]:
             reported.add(name)
             yield f"matrix.{axis}", f"{shown(name)} is listed more than once"
         seen.add(name)
+
+
+# A commit id: what a Hub revision must be for its weights to be the ones validated.
+_COMMIT = re.compile(r"[0-9a-f]{40}")
+
+
+def source_fields(recipe: Recipe) -> Iterator[tuple[str, str]]:
+    """(key path, source) for every model source a recipe names: the model's, its
+    adapter's and each variant's."""
+    yield "model.source", recipe.model.source
+    if recipe.model.adapter is not None:
+        yield "model.adapter.source", recipe.model.adapter.source
+    for name, variant in sorted(recipe.variants.items()):
+        if variant.source is not None:
+            yield f"variants.{name}.source", variant.source
+
+
+def unpinned_sources(recipe: Recipe) -> Iterator[tuple[str, str]]:
+    """(key path, message) for every Hub source not pinned to a commit: a branch or tag
+    (``@main``, ``@v1``) or no revision at all moves when upstream pushes, so the weights
+    published may not be the ones validated."""
+    for key, source in source_fields(recipe):
+        kind, _, rest = source.partition("://")
+        if kind not in ("huggingface", "modelscope"):
+            continue
+        revision = rest.partition("@")[2]
+        if is_commit(revision):
+            continue
+        moving = f"revision {shown(revision)}" if revision else "no revision (the default branch)"
+        yield key, f"{shown(source)} names {moving}, which moves; pin a 40-hex commit id"
+
+
+def is_commit(revision: str) -> bool:
+    """Whether a Hub revision is a full commit id (which never moves)."""
+    return bool(_COMMIT.fullmatch(revision))
