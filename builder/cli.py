@@ -18,7 +18,7 @@ from builder.core.plan_view import github_outputs, github_shards, plan_table
 from builder.core.project import Project, find_root
 from builder.core.variants import plan_variants
 from builder.errors import BuilderError, NothingToBuild, PublishError, UsageError, ValidationFailed
-from builder.run import baseline, diff, launch, lint, pipeline, publish
+from builder.run import baseline, diff, gc, launch, lint, pipeline, publish
 from builder.run.cells import Outcome
 from builder.run.launchers import REGISTRY as LAUNCHERS
 from builder.run.schema import write_schema
@@ -153,6 +153,13 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gc(args: argparse.Namespace) -> int:
+    loaded = session.load(args.root, args.overrides)
+    for line in gc.collect(loaded, dry_run=args.dry_run, keep=args.keep):
+        echo(line)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     echo(write_schema(args.root, check=args.check))
     return 0
@@ -241,6 +248,15 @@ def _add_checks(
     )
     schema_parser.add_argument("--check", action="store_true")
     schema_parser.set_defaults(func=cmd_schema)
+    gc_parser = sub.add_parser(
+        "gc", parents=[common], help="remove cache entries and variants no current cell uses"
+    )
+    gc_parser.add_argument("overrides", nargs="*", help="catalog overrides")
+    gc_parser.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+    gc_parser.add_argument(
+        "--keep", type=int, default=0, metavar="N", help="keep the N newest unused of each kind"
+    )
+    gc_parser.set_defaults(func=cmd_gc)
 
 
 def _add_publishing(
