@@ -26,26 +26,37 @@ from builder.errors import (
     ValidationFailed,
     unknown_name,
 )
-from builder.run import baseline, container, deploy, diff, launch, lint, pipeline, publish
+from builder.run import baseline, container, deploy, diff, gc, launch, lint, pipeline, publish
 from builder.run.cells import Outcome
 from builder.run.launchers import REGISTRY as LAUNCHERS
 from builder.run.schema import write_schema
+from builder.text import LINE_LIMIT
+from builder.text import lines as text_lines
+
+
+def echo(text: str, *, err: bool = False, machine: bool = False, end: str = "\n") -> None:
+    """Print ``text``: every line the CLI prints goes through here. Values in it may come
+    from recipes or engines, so each line is escaped and can never be a terminal escape or a
+    CI workflow command (:mod:`builder.text`); lines for people are also cut, ``machine``
+    output (JSON, $GITHUB_OUTPUT lines) never."""
+    safe = text_lines(text, limit=None if machine else LINE_LIMIT)
+    print(safe, end=end, file=sys.stderr if err else sys.stdout, flush=True)
 
 
 def say(line: str) -> None:
-    print(line, flush=True)
+    echo(line)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     loaded = session.load(args.root, args.overrides, runtime=args.runtime)
     plan = loaded.plan
     if args.format == "json":
-        print(json.dumps(plan.to_json(), indent=2, sort_keys=True))
+        echo(json.dumps(plan.to_json(), indent=2, sort_keys=True), machine=True)
     elif args.format == "github" and args.shards:
-        print(github_outputs(plan, loaded.catalog, args.shards), end="")
+        echo(github_outputs(plan, loaded.catalog, args.shards), machine=True, end="")
     elif args.format == "github":
         (matrix,) = github_shards(plan, loaded.catalog, 1)
-        print(json.dumps(matrix, separators=(",", ":")))
+        echo(json.dumps(matrix, separators=(",", ":")), machine=True)
     else:
         builds = None
         if args.explain:
@@ -55,27 +66,27 @@ def cmd_plan(args: argparse.Namespace) -> int:
         table = plan_table(
             plan, explain=args.explain, builds=builds, made=made, catalog=loaded.catalog
         )
-        print(table, end="")
+        echo(table, end="")
     return 0
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
     changes = diff.diff(args.root, args.base, args.overrides)
     if args.format == "markdown":
-        print(diff_markdown(changes, base=args.base), end="")
+        echo(diff_markdown(changes, base=args.base), end="")
     else:
         for change in changes:
             parts = f" ({', '.join(change.parts)})" if change.parts else ""
-            print(f"{change.change:8} {change.cell}{parts}")
+            echo(f"{change.change:8} {change.cell}{parts}")
         if not changes:
-            print(f"no cell added, removed or changed against {args.base}")
+            echo(f"no cell added, removed or changed against {args.base}")
     return 0
 
 
 def cmd_assemble(args: argparse.Namespace) -> int:
     started = time.monotonic()
     loaded = session.load(args.root, args.overrides)
-    outcomes = pipeline.assemble_folders(loaded, args.folders, log=print)
+    outcomes = pipeline.assemble_folders(loaded, args.folders, log=say)
     return _summarise("assemble", outcomes, loaded, started)
 
 
@@ -99,7 +110,7 @@ def _summarise(
     for outcome in outcomes:
         counts[outcome.validation.status] = counts.get(outcome.validation.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    print(f"{command}: {summary} in {time.monotonic() - started:.1f}s -> {loaded.out_dir}")
+    echo(f"{command}: {summary} in {time.monotonic() - started:.1f}s -> {loaded.out_dir}")
     # An inconclusive gate is not a pass: the cell is not qualified, so the run says so.
     problems = [
         f"{len(ids)} cell(s) {status}: {', '.join(ids)}"
@@ -124,10 +135,11 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     )
     found = started.deployment
     devices = f", devices {','.join(map(str, found.devices))}" if found.devices else ""
-    print(f"deployed {found.cell} ({found.runtime}{devices}) in {started.seconds:.1f}s")
-    print(f"endpoint: {found.url}")
-    print(f"try it:   {deploy.curl_line(found)}")
-    print(
+    echo(f"deployed {found.cell} ({found.runtime}{devices}) in {started.seconds:.1f}s")
+    echo(f"endpoint: {found.url}")
+    # The curl line is for copying: escaped, never cut.
+    echo(f"try it:   {deploy.curl_line(found)}", machine=True)
+    echo(
         f"then:     builder logs {found.cell} -f  |  builder status  |  builder stop {found.cell}"
     )
     return 0
@@ -136,7 +148,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     rows = deploy.status(_out_dir(args))
     if not rows:
-        print("no deployment (builder deploy CELL starts one)")
+        echo("no deployment (builder deploy CELL starts one)")
         return 0
     header = ("CELL", "RUNTIME", "DEVICES", "ENDPOINT", "UPTIME", "STATE")
     table = [header] + [
@@ -152,7 +164,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     ]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return 0
 
 
@@ -168,10 +180,10 @@ def cmd_logs(args: argparse.Namespace) -> int:
         msg = f"logs: {unknown_name('deployment', args.cell, found)}"
         raise UsageError(msg)
     for line in deploy.log_lines(found[args.cell], tail=args.tail):
-        print(line)
+        echo(line)
     if args.follow:
         for line in deploy.follow(found[args.cell]):
-            print(line, flush=True)
+            echo(line)
     return 0
 
 
@@ -180,7 +192,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
         msg = "stop: name the cells to stop, or --all"
         raise UsageError(msg)
     stopped = deploy.stop(_out_dir(args), args.cells, every=args.all)
-    print(f"stopped {', '.join(stopped)}" if stopped else "nothing was deployed")
+    echo(f"stopped {', '.join(stopped)}" if stopped else "nothing was deployed")
     return 0
 
 
@@ -193,14 +205,14 @@ def _out_dir(args: argparse.Namespace) -> Path:
 def cmd_base_image(args: argparse.Namespace) -> int:
     catalog = session.load_catalog(args.root / "conf", args.overrides)
     built = container.make_base(Project(root=args.root), catalog, log=say)
-    print(f"{built.tag}: {built.image_id} ({', '.join(built.ran) or 'up to date'})")
+    echo(f"{built.tag}: {built.image_id} ({', '.join(built.ran) or 'up to date'})")
     return 0
 
 
 def cmd_export_image(args: argparse.Namespace) -> int:
     loaded = session.load(args.root, args.overrides)
     written = container.export_images(loaded.out_dir, loaded.resolved(), log=say)
-    print(f"export-image: {len(written)} image(s) written")
+    echo(f"export-image: {len(written)} image(s) written")
     return 0
 
 
@@ -212,14 +224,14 @@ def cmd_lint(args: argparse.Namespace) -> int:
         raise UsageError(msg)
     catalog = session.load_catalog(project.conf_dir, catalog_overrides)
     paths = lint.expand_paths(args.paths or [project.recipes_dir])
-    for line in lint.lint(paths, catalog, args.root):
-        print(line)
+    for line in lint.lint(paths, catalog, args.root, strict=args.strict):
+        echo(line)
     return 0
 
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     relative = baseline.store_baseline(session.load(args.root, []), args.cell)
-    print(f"wrote {relative}; use it with validate.accuracy.baseline: {relative}")
+    echo(f"wrote {relative}; use it with validate.accuracy.baseline: {relative}")
     return 0
 
 
@@ -238,7 +250,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     for result in results:
         counts[result.status] = counts.get(result.status, 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no released cell"
-    print(f"publish{' --dry-run' if args.dry_run else ''}: {summary}")
+    echo(f"publish{' --dry-run' if args.dry_run else ''}: {summary}")
     failed = sorted({f"{r.cell} -> {r.target}" for r in results if r.status == "failed"})
     if failed:
         msg = f"{len(failed)} publish(es) failed: {', '.join(failed)}"
@@ -246,8 +258,15 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gc(args: argparse.Namespace) -> int:
+    loaded = session.load(args.root, args.overrides)
+    for line in gc.collect(loaded, dry_run=args.dry_run, keep=args.keep):
+        echo(line)
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
-    print(write_schema(args.root, check=args.check))
+    echo(write_schema(args.root, check=args.check))
     return 0
 
 
@@ -381,12 +400,26 @@ def _add_checks(
     lint_parser.add_argument(
         "--override", dest="overrides", action="append", default=[], help="catalog override"
     )
+    lint_parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse Hub sources not pinned to a commit (default: warn)",
+    )
     lint_parser.set_defaults(func=cmd_lint)
     schema_parser = sub.add_parser(
         "schema", parents=[common], help="write (or --check) the recipe JSON Schema"
     )
     schema_parser.add_argument("--check", action="store_true")
     schema_parser.set_defaults(func=cmd_schema)
+    gc_parser = sub.add_parser(
+        "gc", parents=[common], help="remove cache entries and variants no current cell uses"
+    )
+    gc_parser.add_argument("overrides", nargs="*", help="catalog overrides")
+    gc_parser.add_argument("--dry-run", action="store_true", help="list, remove nothing")
+    gc_parser.add_argument(
+        "--keep", type=int, default=0, metavar="N", help="keep the N newest unused of each kind"
+    )
+    gc_parser.set_defaults(func=cmd_gc)
 
 
 def _add_publishing(
@@ -452,10 +485,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BuilderError as exc:
         if debug:
             traceback.print_exc()
-        print(f"error: {exc}", file=sys.stderr)
+        echo(f"error: {exc}", err=True)
         return exc.return_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        echo("interrupted", err=True)
         return 130
     return code
 

@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from builder.text import clip, escape, shown
+
 
 @dataclass(frozen=True, kw_only=True)
 class SourceLoc:
@@ -16,11 +18,13 @@ class SourceLoc:
     column: int | None = None
 
     def __str__(self) -> str:
+        # A file name can hold anything a file system allows (newlines, escapes).
+        file = clip(escape(self.file), 200)
         if self.line is None:
-            return self.file
+            return file
         if self.column is None:
-            return f"{self.file}:{self.line}"
-        return f"{self.file}:{self.line}:{self.column}"
+            return f"{file}:{self.line}"
+        return f"{file}:{self.line}:{self.column}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +36,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        key = f" {self.key}:" if self.key else ""
+        # Keys are the recipe's own text: escaped, and cut (a key may be 200 KB long).
+        key = f" {clip(escape(self.key), 120)}:" if self.key else ""
         return f"{self.loc}:{key} {self.message}"
 
 
@@ -46,10 +51,15 @@ class RecipeError(BuilderError):
     """A recipe (or a catalog) is malformed: bad YAML, unknown key, wrong type, unknown name."""
 
     return_code = 2
+    # A hostile file can hold 20,000 wrong values: the message shows the first ones.
+    SHOWN = 50
 
     def __init__(self, problems: Iterable[Problem]) -> None:
         self.problems = tuple(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+        lines = [str(p) for p in self.problems[: self.SHOWN]]
+        if len(self.problems) > self.SHOWN:
+            lines.append(f"... and {len(self.problems) - self.SHOWN:,} more problems")
+        super().__init__("\n".join(lines))
 
 
 class ConfigError(BuilderError):
@@ -104,13 +114,14 @@ class ModelSourceError(BuilderError):
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ``"; did you mean 'x'?"`` suffix, or an empty string when nothing is close."""
     matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean {matches[0]!r}?" if matches else ""
+    return f"; did you mean {shown(matches[0])}?" if matches else ""
 
 
 def unknown_name(kind: str, word: str, choices: Iterable[str]) -> str:
     """The message for an unknown registry name: the valid ones and the closest one."""
     valid = sorted(choices)
-    return f"unknown {kind} {word!r}; expected one of {', '.join(valid)}{did_you_mean(word, valid)}"
+    known = ", ".join(valid)
+    return f"unknown {kind} {shown(word)}; expected one of {known}{did_you_mean(word, valid)}"
 
 
 class PublishError(BuilderError):

@@ -9,6 +9,7 @@ steps only read it.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -24,7 +25,8 @@ from builder.core.keys import InputDigests, ResolvedCell, resolve_cells
 from builder.core.matrix import AXES, Selection, expand
 from builder.core.project import Project
 from builder.core.recipes import load_recipes, recipe_files
-from builder.effects import build_cache, catalog_cache
+from builder.core.values import source_fields
+from builder.effects import build_cache, catalog_cache, revisions
 from builder.effects.publishers import REGISTRY as PUBLISHERS
 from builder.effects.quantizers import REGISTRY as QUANTIZERS
 from builder.effects.suites import REGISTRY as SUITES
@@ -63,10 +65,13 @@ class Session:
 
     @cached_property
     def digests(self) -> InputDigests:
-        """Hashes of the templates, the suites' data and calibration/, made once."""
-        return build_cache.input_digests(
+        """Hashes of the templates, the suites' data and calibration/, and the commits of
+        moving Hub revisions (when the Hub answers), made once."""
+        found = build_cache.input_digests(
             self.project.root, self.project.templates_dir, self.catalog
         )
+        sources = [s for r in self.full_plan.recipes for _, s in source_fields(r.recipe)]
+        return dataclasses.replace(found, revisions=revisions.resolve(sources))
 
     @cached_property
     def cells(self) -> Mapping[str, ResolvedCell]:

@@ -25,6 +25,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session", autouse=True)
+def shared_caches_are_trusted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Test projects link out/.cache/models (and variants) to the session's one model cache,
+    as a runner may link a shared cache: links into the session's folders are trusted
+    (BUILDER_TRUSTED_LINKS; tests/unit/test_untrusted_out.py trusts none)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BUILDER_TRUSTED_LINKS", str(tmp_path_factory.getbasetemp()))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def isolated_catalog_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The composed-catalog cache (and anything else under XDG_CACHE_HOME) in the session's
     own folder, never the user's: for every test and every builder process a test starts.

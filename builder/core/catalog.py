@@ -31,6 +31,8 @@ from builder.core.catalog_model import (
     Settings,
     SuiteConf,
 )
+from builder.core.engines import REGISTRY as ENGINES
+from builder.core.engines._args import own_argument
 from builder.core.guard import check_plain
 from builder.core.matrix import LOCAL_BASE
 from builder.core.yamlsafe import load_text
@@ -167,11 +169,17 @@ def _typed_group(cfg: DictConfig, conf_dir: Path, group: str, schema: type[T]) -
 
 
 def _typed(schema: type[T], entry: Any, path: Path, key: str) -> T:
+    # An override can replace a whole entry with null, a number or a list
+    # (`settings=null`): that is a wrong value at its key, not a crash in OmegaConf.
+    if not isinstance(entry, DictConfig | dict):
+        shown_entry = "null" if entry is None else type(entry).__name__
+        msg = f"{conf_loc(path)}: {key}: must be a mapping of {schema.__name__} fields, got {shown_entry}"
+        raise ConfigError(msg)
     try:
         merged = OmegaConf.merge(_writable(OmegaConf.structured(schema)), entry)
         obj = OmegaConf.to_object(merged)
-    except OmegaConfBaseException as exc:
-        inner = str(exc.full_key) if getattr(exc, "full_key", None) else ""
+    except (OmegaConfBaseException, ValueError) as exc:
+        inner = str(getattr(exc, "full_key", "") or "")
         full_key = f"{key}.{inner}" if inner else key
         reason = str(exc).splitlines()[0]
         replaced = REPLACED.get((key.split(".")[0], inner))
@@ -225,6 +233,8 @@ def check_references(catalog: Catalog, conf_dir: Path) -> None:
 
 def _check_quantization(quant: QuantizationConf, catalog: Catalog, where: Path) -> None:
     _names_exist(where, "engine_args", quant.engine_args, catalog.engines, "engine")
+    for engine, args in quant.engine_args.items():
+        _engine_args_exist(where, engine, args, catalog)
     _name_exists(where, "method", quant.method, METHODS, "method")
     _name_exists(where, "format", quant.format, FORMATS, "format")
     if quant.method == "quantize":
@@ -233,6 +243,23 @@ def _check_quantization(quant: QuantizationConf, catalog: Catalog, where: Path) 
         loc = conf_loc(where, "quantizer")
         msg = f"{loc}: quantizer: only method 'quantize' runs a quantizer ({quant.method!r})"
         raise ConfigError(msg)
+
+
+def _engine_args_exist(
+    where: Path, engine: str, args: Mapping[str, object], catalog: Catalog
+) -> None:
+    """A quantization's engine arguments are for one engine: each must be an argument it
+    has (by its exact name), never one it would ignore or take as an abbreviation."""
+    name = catalog.engines[engine].module or engine
+    if name not in ENGINES:
+        return  # the session's plugin check names the conf/ line
+    module = ENGINES.get(name)
+    for key in args:
+        if own_argument(key, module.ARGUMENTS, getattr(module, "RENAMES", {})) is None:
+            path = f"engine_args.{engine}.{key}"
+            known = [*module.ARGUMENTS, *getattr(module, "RENAMES", {})]
+            msg = f"{conf_loc(where, path)}: {path}: {engine} has no argument {key!r}"
+            raise ConfigError(msg + did_you_mean(key, known))
 
 
 def _check_suite(suite: SuiteConf, where: Path) -> None:

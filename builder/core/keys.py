@@ -25,7 +25,9 @@ from typing import Any
 from builder import __version__
 from builder.core.catalog_model import Catalog, SuiteConf
 from builder.core.cells import Cell, LoadedRecipe, Plan, cell_json
+from builder.core.model import Recipe
 from builder.core.plain import as_dict, digest, digest_of
+from builder.core.values import source_fields
 from builder.core.variants import VariantSpec, variant_spec
 
 VALIDATION_PARTS = (
@@ -57,6 +59,9 @@ class InputDigests:
     suite_data: Mapping[str, str] = field(default_factory=dict)
     # The project's calibration/ folder, which quantizers may read.
     calibration: str = ""
+    # Hub source -> the commit its branch or tag named at plan time (when the Hub answered:
+    # builder/effects/revisions.py); a moved branch changes the cell's model_source part.
+    revisions: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,10 +161,19 @@ def _recipe_parts(loaded: LoadedRecipe, catalog: Catalog, digests: InputDigests)
         "org": recipe.release.org,
     }
     return {
-        "model_source": digest(recipe.model.source),
+        "model_source": _source_digest(recipe, digests.revisions),
         "suites": digest(suites),
         "recipe": digest(texts),
     }
+
+
+def _source_digest(recipe: Recipe, revisions: Mapping[str, str]) -> str:
+    """The model source's part: its text, and the commits its moving revisions (the model's,
+    the adapter's, the variants') named at plan time, when any were resolved."""
+    commits = {s: revisions[s] for _, s in source_fields(recipe) if s in revisions}
+    if not commits:
+        return digest(recipe.model.source)  # as before: offline keys do not change
+    return digest({"source": recipe.model.source, "commits": commits})
 
 
 def changed_parts(old: Mapping[str, str], new: Mapping[str, str]) -> list[str]:

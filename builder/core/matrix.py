@@ -18,6 +18,7 @@ from builder.core.cells import Cell, Exclusion, LoadedRecipe, Plan, cell_id
 from builder.core.engines import engine_module
 from builder.core.model import REPO_NAME, Recipe, ScalarValue
 from builder.errors import Problem, RecipeError
+from builder.text import shown
 
 AXES = ("chip", "quantization", "engine")
 
@@ -54,10 +55,13 @@ def expand(
     cells' image tags where they differ from the catalog's."""
     cells: list[Cell] = []
     excluded: list[Exclusion] = []
+    owners: dict[str, LoadedRecipe] = {}
     for loaded in recipes:
         new_cells, new_excluded = _expand_recipe(loaded, catalog, selection, probed or {})
+        owners.update((cell.id, loaded) for cell in new_cells)
         cells.extend(new_cells)
         excluded.extend(new_excluded)
+    _check_across_recipes(cells, owners)
     return Plan(
         cells=tuple(sorted(cells, key=lambda c: c.id)),
         excluded=tuple(sorted(excluded, key=lambda e: e.id)),
@@ -119,6 +123,40 @@ def _check_unique_releases(loaded: LoadedRecipe, cells: Sequence[Cell]) -> None:
             raise RecipeError(
                 [Problem(loc=loaded.loc("release.name"), key="release.name", message=message)]
             )
+
+
+# What two recipes must never share, with the recipe key it comes from. Hub repositories
+# (Hugging Face, ModelScope) and registry image names are case-insensitive: compared folded.
+_SHARED_TARGETS = (
+    ("release_repo", "release.name", "Hub repository"),
+    ("image", "model.name", "image tag"),
+)
+
+
+def _check_across_recipes(cells: Sequence[Cell], owners: Mapping[str, LoadedRecipe]) -> None:
+    """Two recipes releasing to one Hub repository or one image tag would overwrite each
+    other's release: refuse, naming both files and lines (within one recipe,
+    :func:`_check_unique_releases` already has)."""
+    problems: list[Problem] = []
+    reported: set[tuple[str, str, str]] = set()
+    for attribute, key, what in _SHARED_TARGETS:
+        first: dict[str, Cell] = {}
+        for cell in cells:
+            target = str(getattr(cell, attribute))
+            other = first.setdefault(target.casefold(), cell)
+            pair = (attribute, other.recipe, cell.recipe)
+            if other is cell or other.recipe == cell.recipe or pair in reported:
+                continue
+            reported.add(pair)
+            here, there = owners[cell.id].loc(key), owners[other.id].loc(key)
+            message = (
+                f"cell {cell.id} would release to the same {what} as cell {other.id} of "
+                f"{there} ({shown(getattr(other, attribute))}, compared ignoring case); "
+                "rename one"
+            )
+            problems.append(Problem(loc=here, key=key, message=message))
+    if problems:
+        raise RecipeError(problems)
 
 
 def _cells_of(

@@ -47,26 +47,60 @@ REPO_NAME = r"(?=.{1,96}$)[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*"
 # A string engine argument: one token with no shell, Markdown or path-escape meaning. It
 # cannot start with "-" (another flag), "/" or "~" (a file of the host), nor hold "..".
 SERVE_VALUE = r"(?![-/~.])(?!.*\.\.)[A-Za-z0-9_.,:=+@%{}\[\]\" /-]{0,256}"
-# Engine arguments the builder sets itself: a recipe must not move the server off loopback,
-# change its port or swap the model it validates.
-RESERVED_SERVE_ARGS = ("host", "port", "model", "served_model_name")
-# Engine arguments that load code or read files of the host (vLLM and SGLang names): a
-# recipe must not reach the runner's file system through the engine.
+# Engine arguments the builder sets itself: a recipe must not move the server off loopback
+# (or onto a Unix socket), change its port or swap the model it validates.
+RESERVED_SERVE_ARGS = ("host", "port", "model", "served_model_name", "uds")
+# Engine arguments (vLLM's names) that load code, read or write files of the host, or reach
+# other hosts: a recipe must not reach the runner's file system or network through the
+# engine. Each engine module lists the same for its own names (builder/core/engines/).
 DENIED_SERVE_ARGS = (
     "allowed_local_media_path",
     "api_key",
     "config",
+    "data_parallel_address",
+    "data_parallel_rpc_port",
+    "default_mm_loras",
     "download_dir",
+    "hf_config_path",
+    "hf_token",
+    "io_processor_plugin",
+    "kv_events_config",
+    "kv_transfer_config",
+    "log_config_file",
+    "logits_processor_pattern",
     "logits_processors",
+    "lora_modules",
     "middleware",
+    "model_loader_extra_config",
+    "otlp_traces_endpoint",
     "reasoning_parser_plugin",
+    "scheduler_cls",
     "ssl_ca_certs",
     "ssl_certfile",
     "ssl_keyfile",
     "tool_parser_plugin",
+    "tool_server",
     "worker_cls",
     "worker_extension_cls",
 )
+# Engine arguments that take either a name or the dotted path of a class to import: only
+# the names are allowed.
+SERVE_CHOICES: dict[str, tuple[str, ...]] = {
+    "distributed_executor_backend": ("external_launcher", "mp", "ray", "uni"),
+}
+# lm-eval gets generation arguments as one "k=v,k=v" string (--gen_kwargs): a string value
+# is one token that cannot end its pair or start another (no "," "=" quotes or spaces).
+GEN_VALUE = r"[A-Za-z0-9_.:+@%-]{0,64}"
+# Generation arguments lm-eval's API models send, with their type and bounds (others pass
+# as they are, still one token or a finite number).
+GEN_KWARGS: dict[str, tuple[str, float, float]] = {
+    "max_gen_toks": ("int", 1, 1 << 20),
+    "temperature": ("float", 0, 100),
+    "top_p": ("float", 0, 1),
+    "top_k": ("int", 0, 1 << 20),
+    "seed": ("int", 0, 2**63 - 1),
+    "do_sample": ("bool", 0, 0),
+}
 TASK_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,95}"
 BASELINE_PATH = r"baselines/(?!.*(?:^|/)\.\.(?:/|$))[A-Za-z0-9._/-]{1,200}\.json"
 
@@ -207,7 +241,9 @@ class AccuracySpec:
     )
     gen_kwargs: dict[str, ScalarValue] = field(
         default_factory=dict,
-        metadata=_doc("Generation arguments for generative tasks (lm-eval --gen_kwargs)", ARG_NAME),
+        metadata=_doc(
+            "Generation arguments for generative tasks (lm-eval --gen_kwargs)", ARG_NAME, GEN_VALUE
+        ),
     )
     max_drop: float = field(
         default=0.05, metadata=_doc("Largest tolerated drop against the reference, relative (0-1)")

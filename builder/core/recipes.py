@@ -6,28 +6,34 @@ All problems of a file are collected, so a pull request author sees them in one 
 
 from __future__ import annotations
 
+import errno
+import os
 import posixpath
 import re
+import stat
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from builder.core import variants
+from builder.core import values, variants
 from builder.core.catalog_model import Catalog
 from builder.core.cells import LoadedRecipe
-from builder.core.model import (
-    DENIED_SERVE_ARGS,
-    RELEASE_PLACEHOLDERS,
-    RESERVED_SERVE_ARGS,
-    Recipe,
-    Selector,
-    ValidateSpec,
-)
+from builder.core.model import RELEASE_PLACEHOLDERS, Recipe, Selector, ValidateSpec
 from builder.core.typed import read_document
-from builder.core.yamlsafe import Located, load_text
+from builder.core.yamlsafe import MAX_BYTES, Located, load_text
 from builder.errors import Problem, RecipeError, SourceLoc, unknown_name
 
 RECIPE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# The whole file name: a name with any other ending (a newline and a Dockerfile line after
+# ".yaml") never becomes a recipe, since the name is shown in cards, Dockerfiles and logs.
+RECIPE_FILE = re.compile(rf"{RECIPE_NAME.pattern}\.ya?ml")
+# How many recipe files a project may hold, names an axis may list and cells one recipe
+# may expand to: each is read, typed and expanded on every run (a catalog has tens of
+# chips, engines and quantizations; a 19,000-name axis is an attack, not a matrix).
+MAX_RECIPES = 1000
+MAX_AXIS = 256
+MAX_CELLS_PER_RECIPE = 4096
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
 def recipe_files(recipes_dir: Path) -> list[Path]:
@@ -39,14 +45,14 @@ def load_recipe(path: Path, catalog: Catalog, *, display: str | None = None) -> 
     """Read and check one recipe; raises :class:`RecipeError` with every problem found."""
     file = display or str(path)
     name = path.stem
-    if not RECIPE_NAME.fullmatch(name):
+    if not RECIPE_FILE.fullmatch(path.name):
         loc = SourceLoc(file=file)
-        msg = f"recipe file names must match {RECIPE_NAME.pattern} (they become cell ids)"
+        msg = (
+            f"recipe file names must match {RECIPE_NAME.pattern} and end in .yaml or .yml "
+            "(they become cell ids)"
+        )
         raise RecipeError([Problem(loc=loc, key="", message=msg)])
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise RecipeError([Problem(loc=SourceLoc(file=file), key="", message=str(exc))]) from None
+    data = read_recipe_bytes(path, file)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -84,7 +90,9 @@ def semantic_problems(recipe: Recipe, doc: Located, catalog: Catalog) -> Iterabl
     for path, message in (
         *_axis_problems(recipe, known),
         *_selector_problems(recipe, known),
-        *_serve_problems(recipe),
+        *values.serve_problems(recipe, catalog),
+        *values.gen_kwargs_problems(recipe.validate.accuracy),
+        *(("model.description", m) for m in values.description_problems(recipe.model.description)),
     ):
         yield problem(path, message)
     yield from _local_source_problems(recipe.model.source, catalog, doc, "model.source")
@@ -116,11 +124,20 @@ def _axis_problems(
     ):
         if not names:
             yield f"matrix.{axis}", "must list at least one name"
+        if len(names) > MAX_AXIS:
+            yield f"matrix.{axis}", f"lists {len(names):,} names; at most {MAX_AXIS} per axis"
+            continue
         for i, value in enumerate(names):
             if value not in known[axis]:
                 yield f"matrix.{axis}[{i}]", unknown_name(axis, value, known[axis])
-        for dup in sorted({n for n in names if names.count(n) > 1}):
-            yield f"matrix.{axis}", f"{dup!r} is listed more than once"
+        yield from values.axis_problems(names, axis)
+    cells = len(recipe.matrix.chip) * len(recipe.matrix.quantization) * len(recipe.matrix.engine)
+    if cells + len(recipe.include) > MAX_CELLS_PER_RECIPE:
+        message = (
+            f"expands to {cells + len(recipe.include):,} cells; at most "
+            f"{MAX_CELLS_PER_RECIPE:,} per recipe"
+        )
+        yield "matrix", message
 
 
 def _selector_problems(
@@ -146,17 +163,6 @@ def _selector_problems(
         missing = [a for a in ("chip", "quantization", "engine") if a not in selector.given()]
         if needs_all and missing and selector.given():
             yield path, f"must name a whole cell; missing {', '.join(missing)}"
-
-
-def _serve_problems(recipe: Recipe) -> Iterable[tuple[str, str]]:
-    """Engine arguments the builder sets itself, or that load code or files of the host."""
-    serve_args = [("serve", recipe.serve)]
-    serve_args += [(f"overrides[{i}].serve", o.serve) for i, o in enumerate(recipe.overrides)]
-    for path, args in serve_args:
-        for key in sorted(set(args) & set(RESERVED_SERVE_ARGS)):
-            yield f"{path}.{key}", "is set by the builder; a recipe cannot change it"
-        for key in sorted(set(args) & set(DENIED_SERVE_ARGS)):
-            yield f"{path}.{key}", "loads code or files of the host; not in recipes"
 
 
 def _local_source_problems(
@@ -217,22 +223,101 @@ def _release_name_problems(template: str, doc: Located) -> Iterable[Problem]:
             yield Problem(loc=doc.loc(path), key=path, message=message)
 
 
-def load_recipes(paths: Iterable[Path], catalog: Catalog, root: Path) -> list[LoadedRecipe]:
-    """Load several recipes, reporting the problems of all of them together."""
+def read_recipe_bytes(path: Path, file: str) -> bytes:
+    """The bytes of a recipe file, which must be a regular file (never a symbolic link, a
+    device, a FIFO or a socket), read with the size cap enforced while reading: a link to
+    an endless device or to a host file is refused before a byte of it is read."""
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except OSError as exc:
+        msg = f"cannot read: {os.strerror(exc.errno or 0)}"
+        if exc.errno == errno.ELOOP:
+            msg = "is a symbolic link; a recipe must be a regular file"
+        raise _refused(file, msg) from None
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            msg = f"is not a regular file ({_file_kind(info.st_mode)}); a recipe must be one"
+            raise _refused(file, msg)
+        if info.st_nlink > 1:
+            # A hard link is a regular file that is also another file (a host file, when
+            # someone could make one); a checkout never makes them.
+            msg = f"has {info.st_nlink} hard links; a recipe must be a file of recipes/ only"
+            raise _refused(file, msg)
+        while size <= MAX_BYTES and (chunk := os.read(fd, MAX_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        msg = f"cannot read: {os.strerror(exc.errno or 0)}"
+        raise _refused(file, msg) from None
+    finally:
+        os.close(fd)
+    if size > MAX_BYTES:
+        msg = f"file is larger than {MAX_BYTES // 1024} KiB"
+        raise _refused(file, msg, line=1)
+    return b"".join(chunks)
+
+
+def _refused(file: str, message: str, line: int | None = None) -> RecipeError:
+    return RecipeError([Problem(loc=SourceLoc(file=file, line=line), key="", message=message)])
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
+    return next((name for test, name in kinds if test(mode)), "not a plain file")
+
+
+def load_recipes(paths: Sequence[Path], catalog: Catalog, root: Path) -> list[LoadedRecipe]:
+    """Load several recipes, reporting the problems of all of them together. Every recipe
+    must be a file directly inside the project's recipes/ folder (itself not a link), and
+    two files must not define one recipe (``x.yaml`` beside ``x.yml``)."""
+    recipes_dir = _lexical(root / "recipes")
+    where = SourceLoc(file="recipes/")
+    if len(paths) > MAX_RECIPES:
+        message = f"{len(paths):,} recipe files; at most {MAX_RECIPES:,} are read"
+        raise RecipeError([Problem(loc=where, key="", message=message)])
+    if recipes_dir.is_symlink():
+        message = "is a symbolic link; recipes must be files of the project's own recipes/"
+        raise RecipeError([Problem(loc=where, key="", message=message)])
     loaded: list[LoadedRecipe] = []
     problems: list[Problem] = []
     for path in paths:
+        display = f"recipes/{path.name}"
+        if _lexical(path).parent != recipes_dir:
+            message = f"is not in {recipes_dir}; recipes are read from there only"
+            problems.append(Problem(loc=SourceLoc(file=str(path)), key="", message=message))
+            continue
         try:
-            loaded.append(load_recipe(path, catalog, display=_display(path, root)))
+            loaded.append(load_recipe(path, catalog, display=display))
         except RecipeError as exc:
             problems.extend(exc.problems)
+    problems.extend(_same_name_problems(loaded))
     if problems:
         raise RecipeError(problems)
     return loaded
 
 
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
+def _lexical(path: Path) -> Path:
+    """``path`` made absolute without following links (a link must not move a recipe)."""
+    return Path(posixpath.normpath(path.absolute()))
+
+
+def _same_name_problems(loaded: Iterable[LoadedRecipe]) -> Iterable[Problem]:
+    """``x.yaml`` and ``x.yml`` are both recipe ``x``: every cell id and folder twice."""
+    first: dict[str, LoadedRecipe] = {}
+    for recipe in loaded:
+        other = first.setdefault(recipe.name, recipe)
+        if other is not recipe:
+            message = (
+                f"recipe {recipe.name} is also defined by {other.file}; cell ids and out/ "
+                "folders would collide: remove or rename one"
+            )
+            yield Problem(loc=recipe.loc(""), key="", message=message)

@@ -27,6 +27,7 @@ from builder.core.judge import suite_of
 from builder.core.plain import as_dict
 from builder.core.variants import VariantSpec, variant_spec
 from builder.errors import ConfigError
+from builder.text import escape
 
 # Rendered file name -> template name. The order is the order of the manifest.
 CELL_FILES: Mapping[str, str] = {
@@ -63,6 +64,9 @@ def environment(templates_dir: Path) -> jinja2.Environment:
     env.filters["sh"] = _sh
     env.filters["sh_join"] = _sh_join
     env.filters["json"] = _json
+    # For names that end up in a comment or a line of prose (a recipe's file name): one
+    # line, every non-printable character escaped.
+    env.filters["line"] = escape
     return env
 
 
@@ -73,14 +77,30 @@ def source_parts(source: str) -> dict[str, str]:
     return {"kind": kind, "repo": repo, "revision": revision}
 
 
+def _evaluation(
+    cell: Cell, validation: Mapping[str, Any] | None, catalog: Catalog
+) -> dict[str, Any]:
+    """The card's results: accuracy and perf rows, model-index entries, the reference."""
+    return {
+        "accuracy": evaluation.accuracy_rows(validation),
+        "perf": evaluation.perf_rows(validation, suite_of(catalog, "perf")),
+        "model_index": evaluation.model_index(
+            cell.release_name, validation, suite_of(catalog, "accuracy")
+        ),
+        "reference": (validation or {}).get("gates", {}).get("reference", ""),
+    }
+
+
 def context(
     cell: Cell,
     loaded: LoadedRecipe,
     catalog: Catalog,
     validation: Mapping[str, Any] | None,
     variant: VariantSpec,
+    revisions: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Everything templates may use, as plain data."""
+    """Everything templates may use, as plain data. ``revisions``: the commits moving Hub
+    revisions named at plan time (``source.commit`` in templates; empty when unresolved)."""
     chip = catalog.chips[cell.chip]
     engine = catalog.engines[cell.engine]
     model_dir = str(deploy.CONTAINER_MODEL_ROOT / cell.release_name)
@@ -93,12 +113,13 @@ def context(
         served_model_name=cell.release_name,
     )
     recipe = loaded.recipe
+    commit = (revisions or {}).get(recipe.model.source, "")
     return {
         "builder_version": __version__,
         "cell": cell_json(cell),
         "recipe": {"name": loaded.name, "file": loaded.file},
         "model": as_dict(recipe.model),
-        "source": source_parts(recipe.model.source),
+        "source": {**source_parts(recipe.model.source), "commit": commit},
         "release": {
             "org": recipe.release.org,
             "name": cell.release_name,
@@ -125,21 +146,7 @@ def context(
         "deploy": _deploy_context(cell, chip, engine),
         "validation": dict(validation) if validation is not None else None,
         "runtime": (validation or {}).get("runtime") or {},
-        "evaluation": _evaluation(cell, catalog, validation),
-    }
-
-
-def _evaluation(
-    cell: Cell, catalog: Catalog, validation: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The card's evaluation tables and metadata, from the cell's results."""
-    return {
-        "accuracy": evaluation.accuracy_rows(validation),
-        "perf": evaluation.perf_rows(validation, suite_of(catalog, "perf")),
-        "model_index": evaluation.model_index(
-            cell.release_name, validation, suite_of(catalog, "accuracy")
-        ),
-        "reference": (validation or {}).get("gates", {}).get("reference", ""),
+        "evaluation": _evaluation(cell, validation, catalog),
     }
 
 
@@ -194,6 +201,7 @@ def render_cell(
     validation: Mapping[str, Any] | None = None,
     *,
     variant: VariantSpec | None = None,
+    revisions: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The cell's files by name; nothing is written. ``variant``: the spec of the weights the
     cell serves, as the run resolved it (default: made here, without calibration data's
@@ -201,7 +209,7 @@ def render_cell(
     env = environment(templates_dir)
     if variant is None:
         variant = variant_spec(loaded, catalog, cell.quantization)
-    ctx = context(cell, loaded, catalog, validation, variant)
+    ctx = context(cell, loaded, catalog, validation, variant, revisions)
     files: dict[str, str] = {}
     for name, template in CELL_FILES.items():
         try:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from builder.core.yamlsafe import Data, Located
 from builder.errors import Problem, did_you_mean
+from builder.text import shown
 
 T = TypeVar("T")
 
@@ -45,9 +46,9 @@ def _type_name(value: Data) -> str:
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int | float):
-        return f"the number {value!r}"
+        return f"the number {shown(value)}"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        return f"the string {shown(value)}"
     if isinstance(value, list):
         return "a list"
     return "a mapping"
@@ -104,7 +105,7 @@ class Reader:
         if tp is float:
             value = float(typing.cast(float, value))
         if pattern is not None and isinstance(value, str) and not re.fullmatch(pattern, value):
-            self.problem(path, f"{value!r} is not allowed here; it must match {pattern}")
+            self.problem(path, f"{shown(value)} is not allowed here; it must match {pattern}")
         return value
 
     def _sequence(self, tp: Any, value: Data, path: str, pattern: str | None) -> Any:
@@ -125,7 +126,7 @@ class Reader:
         _, value_tp = get_args(tp)
         for key in value:
             if key_pattern is not None and not re.fullmatch(key_pattern, key):
-                self.problem(_join(path, key), f"key {key!r} must match {key_pattern}")
+                self.problem(_join(path, key), f"key {shown(key)} must match {key_pattern}")
         return {k: self.read(value_tp, v, _join(path, k), value_pattern) for k, v in value.items()}
 
     def _dataclass(self, cls: type, value: Data, path: str) -> Any:

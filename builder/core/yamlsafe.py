@@ -7,12 +7,14 @@ are too large or too deeply nested. Every value keeps its source line for error 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TypeAlias
 
 import yaml
 
 from builder.errors import Problem, RecipeError, SourceLoc
+from builder.text import shown
 
 MAX_BYTES = 256 * 1024
 MAX_DEPTH = 16
@@ -159,7 +161,7 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise self._fail(node, path, f"nested deeper than {MAX_DEPTH} levels")
         if node.tag not in _PLAIN_TAGS:
-            raise self._fail(node, path, f"tag {node.tag!r} is not allowed; use plain values")
+            raise self._fail(node, path, f"tag {shown(node.tag)} is not allowed; use plain values")
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -181,6 +183,10 @@ class _Builder:
         if isinstance(value, int) and abs(value) > MAX_INT:
             # 0x followed by 5,000 digits is a valid int that str() later refuses to print.
             raise self._fail(node, path, "integer out of range (64-bit at most)")
+        if isinstance(value, float) and not math.isfinite(value):
+            # .nan, .inf and 1e999 (which reads as inf) would reach the outputs, and JSON
+            # has no way to write them.
+            raise self._fail(node, path, f"{shown(node.value)} is not a finite number")
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: str, depth: int) -> dict[str, Data]:

@@ -4,6 +4,13 @@ A file is written to a temporary sibling, fsynced and renamed over the target. A
 directory is written whole into a temporary sibling and swapped in with two renames; the
 old copy is kept as ``.<name>.old`` until the swap is done, and :func:`recover` puts it back
 if a run died between the two renames.
+
+While a run holds out/'s lock (:func:`exclusive_lock`), nothing under out/ is written, read
+back or recovered through a symbolic link: a link planted there (a pull request can commit
+one) would send cell folders, renames and deletions to any folder of the runner. A link is
+followed only when it leads into a folder the environment names in ``BUILDER_TRUSTED_LINKS``
+(``:``-separated; a shared model cache the runner set up; a pull request cannot set the
+environment): a launcher job's ``.cache``, linked to its parent run's, is one (launch.py).
 """
 
 from __future__ import annotations
@@ -16,13 +23,50 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from builder.effects import killpoint
 from builder.errors import OutputError
+
+# The out/ folders whose lock this process holds: writes under them never follow a link.
+_GUARDED: ContextVar[tuple[Path, ...]] = ContextVar("guarded", default=())
+TRUSTED_LINKS_ENV = "BUILDER_TRUSTED_LINKS"
+
+
+def refuse_links(path: Path) -> None:
+    """OutputError when ``path``, or any folder between it and a locked out/ (out/ itself
+    included), is a symbolic link."""
+    target = path.absolute()  # not resolve(): the links are what is checked
+    for root in _GUARDED.get():
+        if not target.is_relative_to(root):
+            continue
+        current = root
+        for part in ("", *target.relative_to(root).parts):
+            current = current / part if part else current
+            try:
+                is_link = stat.S_ISLNK(os.lstat(current).st_mode)
+            except OSError:
+                return  # missing: nothing below it exists yet, so nothing to follow
+            if is_link and not _trusted(current):
+                msg = (
+                    f"{current}: is a symbolic link inside {root}; the builder never writes "
+                    "or recovers through links under out/ (remove it)"
+                )
+                raise OutputError(msg)
+
+
+def _trusted(link: Path) -> bool:
+    """Whether ``link`` leads into a folder ``BUILDER_TRUSTED_LINKS`` names."""
+    target = Path(os.path.realpath(link))
+    for folder in os.environ.get(TRUSTED_LINKS_ENV, "").split(os.pathsep):
+        if folder and target.is_relative_to(os.path.realpath(folder)):
+            return True
+    return False
 
 
 def _fail(path: Path, exc: OSError, *, action: str) -> OutputError:
@@ -34,6 +78,7 @@ def _fail(path: Path, exc: OSError, *, action: str) -> OutputError:
 
 def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object from ``path``; None when the file is missing, unreadable or not one."""
+    refuse_links(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -55,6 +100,7 @@ def sha256_file(path: Path, *hashers: Any) -> str:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` in one step."""
+    refuse_links(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -110,6 +156,7 @@ def _staged_dir(target: Path) -> Iterator[Path]:
     """A temporary sibling of ``target`` to fill; swapped in whole when the block ends, and
     removed (with a clear error) when filling or swapping fails."""
     parent = target.parent
+    refuse_links(target)
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
@@ -128,6 +175,9 @@ def swap_in(new: Path, target: Path) -> None:
     """Put the finished directory ``new`` at ``target``; :func:`recover` completes a swap
     that a killed run left half done."""
     old = target.with_name(f".{target.name}.old")
+    refuse_links(new)
+    refuse_links(target)
+    refuse_links(old)
     shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
@@ -137,11 +187,17 @@ def swap_in(new: Path, target: Path) -> None:
 
 
 def recover(root: Path) -> None:
-    """Undo what a killed run left in ``root`` and its recipe folders (two levels)."""
+    """Undo what a killed run left in ``root`` and its recipe folders (two levels); a link
+    among them is refused, never followed (see the module docstring)."""
+    refuse_links(root)
     if not root.is_dir():
         return
+    for entry in root.iterdir():
+        refuse_links(entry)
     folders = [root, *(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))]
     for folder in folders:
+        for entry in [*folder.glob(".*.old"), *folder.glob(".*.tmp")]:
+            refuse_links(entry)
         for old in folder.glob(".*.old"):
             target = old.with_name(old.name[1 : -len(".old")])
             if target.exists():
@@ -169,9 +225,25 @@ def exclusive_lock(out_dir: Path) -> Iterator[None]:
     is closed, after the error was already reported.
     """
     lock_path = out_dir / ".lock"
+    root = out_dir.absolute()
+    guarded = _GUARDED.set((*_GUARDED.get(), root))
+    try:
+        with _locked(out_dir, lock_path):
+            refuse_links(root)
+            refuse_links(lock_path)
+            yield
+    finally:
+        _GUARDED.reset(guarded)
+
+
+@contextlib.contextmanager
+def _locked(out_dir: Path, lock_path: Path) -> Iterator[None]:
+    if out_dir.is_symlink():
+        msg = f"{out_dir}: is a symbolic link; the builder never writes through links under out/"
+        raise OutputError(msg)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
         raise _fail(lock_path, exc, action="lock") from None
     try:

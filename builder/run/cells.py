@@ -23,6 +23,7 @@ from builder.core.matrix import engine_version, probe_key
 from builder.core.plain import dumps
 from builder.core.render import render_cell
 from builder.core.results import CellValidation, validation_from_json
+from builder.core.values import source_fields
 from builder.effects import build_cache, fs, plots
 from builder.run.reference import find_reference
 from builder.run.validate import now, validate_cell
@@ -233,6 +234,7 @@ def payload(
         catalog,
         validation.to_json(),
         variant=resolved.variant,
+        revisions=session.digests.revisions,
     )
     if variant_table and VARIANT_MARKERS[0] in texts["README.md"]:
         texts["README.md"] = report.replace_between_markers(
@@ -250,6 +252,11 @@ def payload(
         files["engine.log"] = one.engine_log
     weights = validation.engine.get("weights")
     made_of = manifest(cell, loaded, catalog, resolved.variant, files, commit, weights)
+    made_of["source_commits"] = {
+        source: session.digests.revisions[source]
+        for _, source in source_fields(loaded.recipe)
+        if source in session.digests.revisions
+    }
     files["manifest.json"] = dumps(made_of).encode()
     return files
 

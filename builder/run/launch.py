@@ -172,6 +172,10 @@ def job(cfg: Any) -> int:
     cache_link = job_out / ".cache"
     if not cache_link.exists():
         cache_link.symlink_to(spec["model_cache"], target_is_directory=True)
+    # The child follows no link under its out/ but those into trusted folders
+    # (builder.effects.fs); this job process's environment is the child's alone.
+    trusted = [p for p in os.environ.get(fs.TRUSTED_LINKS_ENV, "").split(os.pathsep) if p]
+    os.environ[fs.TRUSTED_LINKS_ENV] = os.pathsep.join([*trusted, spec["model_cache"]])
     argv = [
         sys.executable,
         "-m",

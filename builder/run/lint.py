@@ -2,7 +2,9 @@
 
 Beyond what loading checks (schema, names, placeholders), lint looks at the expanded
 matrix: the reference cell must be built, an ``include`` must not name an incompatible
-cell, and engine arguments an engine ignores are reported. Every cell's Dockerfile is
+cell, and engine arguments an engine ignores are reported. A Hub source not pinned to a
+commit (``@main``, a tag, no revision) is a warning, and a problem with ``strict`` (what the
+pull-request workflow runs): its weights can change after validation. Every cell's Dockerfile is
 rendered and checked with hadolint; a finding fails lint unless the chip's catalog entry
 waives its rule with a reason (``hadolint_waivers``).
 """
@@ -18,6 +20,7 @@ from builder.core.dockerlint import unwaived, waiver_problems
 from builder.core.matrix import Selection, expand, incompatibility
 from builder.core.recipes import load_recipes, recipe_files
 from builder.core.render import render_cell
+from builder.core.values import unpinned_sources
 from builder.effects.hadolint import hadolint
 from builder.errors import Problem, RecipeError, SourceLoc
 
@@ -30,18 +33,32 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def lint(paths: Sequence[Path], catalog: Catalog, root: Path) -> Iterator[str]:
-    """Lines to print for recipes without problems; raises RecipeError listing all problems."""
+def lint(
+    paths: Sequence[Path], catalog: Catalog, root: Path, *, strict: bool = False
+) -> Iterator[str]:
+    """Lines to print for recipes without problems; raises RecipeError listing all problems
+    (with ``strict``, unpinned sources among them; otherwise they are warning lines)."""
     recipes = load_recipes(paths, catalog, root)
     problems = [p for loaded in recipes for p in plan_problems(loaded, catalog)]
     problems += [p for loaded in recipes for p in dockerfile_problems(loaded, catalog, root)]
+    unpinned = [p for loaded in recipes for p in pinning_problems(loaded)]
+    if strict:
+        problems += unpinned
     if problems:
         raise RecipeError(problems)
+    for problem in unpinned:
+        yield f"warning: {problem} (builder lint --strict refuses this)"
     for loaded in recipes:
         plan = expand([loaded], catalog, Selection())
         notes = sorted({f"{c.engine} ignores {a}" for c in plan.cells for a in c.ignored_args})
         extra = f"; note: {'; '.join(notes)}" if notes else ""
         yield f"{loaded.file}: ok ({len(plan.cells)} cells, {len(plan.excluded)} excluded){extra}"
+
+
+def pinning_problems(loaded: LoadedRecipe) -> Iterable[Problem]:
+    """Hub sources that name a branch, a tag or no revision (see the module docstring)."""
+    for key, message in unpinned_sources(loaded.recipe):
+        yield Problem(loc=loaded.loc(key), key=key, message=message)
 
 
 def plan_problems(loaded: LoadedRecipe, catalog: Catalog) -> Iterable[Problem]:

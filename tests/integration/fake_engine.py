@@ -1,7 +1,7 @@
 """A stand-in serving engine for fault tests: a real HTTP server that misbehaves on request.
 
 Started like vLLM (``fake_engine.py MODEL --host H --port P --served-model-name N ...``)
-with ``--mode`` choosing the fault. It speaks just enough of the OpenAI API for the smoke
+with ``--tokenizer-revision`` choosing the fault. It speaks just enough of the OpenAI API for the smoke
 suite to pass in mode ``ok``. Every mode prints what a real engine would before it dies,
 so tests can check that the cause reaches validation.json.
 """
@@ -101,7 +101,8 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--served-model-name", default="m")
-    parser.add_argument("--mode", choices=MODES, default="ok")
+    # The fault, given as a real vLLM argument (recipes may name only those).
+    parser.add_argument("--tokenizer-revision", dest="mode", choices=MODES, default="ok")
     args, _ = parser.parse_known_args()
     log(f"fake engine pid {os.getpid()} mode {args.mode} model {args.model}")
     log(f"working directory: {Path.cwd()}")

@@ -17,16 +17,19 @@ FAKE_ENGINE = Path(__file__).with_name("fake_engine.py")
 README = "# Demo\n\n<!-- START:models -->\n<!-- END:models -->\n\nEnd.\n"
 
 
-def recipe(mode: str, model_dir: Path, *, chips: str = "cpu", description: str = "") -> str:
-    """A one-model recipe served by the fake engine in ``mode``."""
+def recipe(
+    mode: str, model_dir: Path, *, chips: str = "cpu", description: str = "", name: str = "Fake"
+) -> str:
+    """A one-model recipe served by the fake engine in ``mode``; recipes of one project need
+    distinct ``name``s (two recipes may not release to one repository or image)."""
     return (
         "model:\n"
-        "  name: Fake\n"
+        f"  name: {name}\n"
         f"  source: file://{model_dir}\n"
         "  license: mit\n"
         f"  description: {json.dumps(description)}\n"
         f"matrix: {{chip: [{chips}], quantization: [bf16], engine: [vllm]}}\n"
-        f"serve: {{mode: {mode}}}\n"
+        f"serve: {{tokenizer_revision: {mode}}}\n"
         "release: {org: Org}\n"
     )
 

@@ -34,7 +34,9 @@ def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One release of five cells: a healthy engine and one per fault."""
     root = tmp_path_factory.mktemp("faults")
     modes = ["ok", *FAULTS]
-    project = make_project(root, {f"m-{m}": recipe(m, root / "model") for m in modes})
+    project = make_project(
+        root, {f"m-{m}": recipe(m, root / "model", name=f"Fake-{m}") for m in modes}
+    )
     code = main(["release", "--root", str(project), "settings.startup_timeout_s=3"])
     assert code == 4  # some cells failed validation; the run itself finished
     return project

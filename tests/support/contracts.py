@@ -47,9 +47,38 @@ class EngineContract:
         assert set(ignored) <= set(args)
         assert list(ignored) == sorted(ignored)
 
-    def test_a_false_flag_is_left_out(self, plugin: str) -> None:
+    def test_a_false_flag_turns_the_setting_off(self, plugin: str) -> None:
+        """False is the flag's negation (--no-x), its value form (--x=false), or nothing
+        where the engine has no way to say it; never the flag that turns it on."""
         translate = self.module(plugin).translate_args
-        assert translate({"trust_remote_code": False})[0] == []
+        on, _ = translate({"trust_remote_code": True})
+        off, _ = translate({"trust_remote_code": False})
+        assert len(off) <= 1
+        if off:
+            flag = on[0].split("=")[0]
+            assert off[0] in (f"--no-{flag[2:]}", f"{flag}=false")
+
+    def test_every_argument_is_passed_by_its_full_name(self, plugin: str) -> None:
+        """Each known argument reaches the engine as its exact flag (``--name=value`` or a
+        bare boolean flag), so the engine's own prefix matching never comes into play."""
+        module = self.module(plugin)
+        samples = {"int": 7, "float": 0.5, "bool": True, "str": "x", "size": 4096}
+        for name, argument in module.ARGUMENTS.items():
+            flags = argument.flags(samples[argument.kind])
+            assert flags, name
+            assert flags[0] == argument.flag or flags[0].startswith(argument.flag + "="), name
+            assert argument.flag.startswith("--"), name
+
+    def test_a_name_it_does_not_know_is_never_passed(self, plugin: str) -> None:
+        """An abbreviation of a real argument is not that argument: it is ignored here (and
+        refused when a recipe loads)."""
+        module = self.module(plugin)
+        for name in list(module.ARGUMENTS)[:50]:
+            short = name[: max(2, len(name) // 2)]
+            if short in module.ARGUMENTS or short in getattr(module, "RENAMES", {}):
+                continue
+            flags, ignored = module.translate_args({short: "x"})
+            assert (flags, ignored) == ([], (short,)), short
 
     def test_catalog_entries_fill_their_serve_template(self, plugin: str, catalog: Catalog) -> None:
         """Every conf/engine entry that uses this module serves on the host and port given."""

@@ -48,13 +48,23 @@ ENGINE = {
     "dtypes": ["bfloat16"],
 }
 
-ENGINE_MODULE = '''"""The echo engine: arguments pass through with their own names."""
+ENGINE_MODULE = '''"""The echo engine (the sums server): its arguments, by their own names."""
 
-from builder.core.engines._flags import as_flags
+from builder.core.engines._args import table, translate
+
+ARGUMENTS = table(
+    """
+host              str
+port              int
+served_model_name str
+wrong_every       int
+"""
+)
+RESERVED = ("host", "port", "served_model_name")
 
 
 def translate_args(args):
-    return as_flags(args, None)
+    return translate(args, ARGUMENTS, {})
 '''
 
 SUITE = {"name": "probe", "description": "Lists the served models", "files": ["probe.json"]}

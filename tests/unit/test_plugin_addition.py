@@ -28,7 +28,9 @@ def test_a_new_chip_engine_and_suite_are_their_files(
         assert catalog.chips["demo"].base_image == {"echo": "example.org/demo/echo:1"}
         engine, suite = contracts.EngineContract(), contracts.SuiteContract()
         engine.test_flags_are_stable_and_sorted("echo")
-        engine.test_a_false_flag_is_left_out("echo")
+        engine.test_a_false_flag_turns_the_setting_off("echo")
+        engine.test_every_argument_is_passed_by_its_full_name("echo")
+        engine.test_a_name_it_does_not_know_is_never_passed("echo")
         engine.test_catalog_entries_fill_their_serve_template("echo", catalog)
         suite.test_runs_one_context("probe")
         suite.test_has_a_conf_entry_that_declares_its_files("probe", catalog)

@@ -88,3 +88,20 @@ def test_outputs_stay_inside_the_project(
     assert main(["render", "--root", str(project), override]) == 2
     assert "is outside the project root" in capsys.readouterr().err
     assert not (project.parent / "elsewhere").exists()
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("settings=null", "settings"),
+        ("chip.cpu=null", "chip.cpu"),
+        ("engine.transformers=7", "engine.transformers"),
+    ],
+)
+def test_an_override_that_replaces_an_entry_with_a_non_mapping_is_an_error(
+    project: Path, override: str, key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["plan", "--root", str(project), override]) == 2
+    err = capsys.readouterr().err
+    assert f"{key}: must be a mapping" in err
+    assert "Traceback" not in err

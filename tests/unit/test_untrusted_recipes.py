@@ -139,6 +139,9 @@ def test_model_names_are_repository_and_image_names(mini_catalog: Catalog, name:
         ("x: 1\ny: {<<: {a: 1}}\n", 2, "merge keys (<<) are not allowed"),
         ("x: " + "a" * 300_000 + "\n", 1, "larger than 256 KiB"),
         ("x: [" + "1," * 20_001 + "]\n", 1, "more than 20000 values"),
+        ("x: 1\ny: .nan\n", 2, "'.nan' is not a finite number"),
+        ("x: [1, -.inf]\n", 1, "'-.inf' is not a finite number"),
+        ("x: 1\n\ny: 1.0e+999\n", 3, "'1.0e+999' is not a finite number"),
     ],
 )
 def test_hostile_documents_are_refused_at_their_line(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -107,8 +108,37 @@ def test_pull_requests_lint_and_diff_into_the_job_summary() -> None:
     assert set(data[True]) == {"pull_request"}
     assert data["permissions"] == {"contents": "read"}
     runs = [s.get("run", "") for s in data["jobs"]["lint"]["steps"]]
-    assert "builder lint" in runs
+    assert "builder lint --strict" in runs  # unpinned Hub sources fail a pull request
     assert any(
         r.startswith("builder diff --base") and r.endswith('>> "$GITHUB_STEP_SUMMARY"')
         for r in runs
     )
+
+
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}  # v[0-9]+(?:\.[0-9]+){0,2}$")
+
+
+def test_every_action_is_pinned_by_commit_sha_with_its_tag_in_a_comment() -> None:
+    """A tag can be moved to other code; a commit cannot (SECURITY.md, CI rule 4)."""
+    seen = 0
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            found = re.match(r"^\s*(?:-\s+)?uses:\s*(.*)$", line)
+            if not found or found.group(1).startswith("./"):
+                continue  # a reusable workflow of this repository is pinned by the checkout
+            seen += 1
+            assert PINNED.match(found.group(1)), f"{path.name}:{number}: {found.group(1)}"
+    assert seen >= 5
+
+
+def test_codeowners_covers_conf_templates_github_and_builder() -> None:
+    """Every path outside recipes/ that steers a run needs an owner's review: the last
+    matching CODEOWNERS line (GitHub's rule) must name one."""
+    text = (ROOT / ".github" / "CODEOWNERS").read_text()
+    rules = [line.split() for line in text.splitlines() if line.strip() and line[0] != "#"]
+    for wanted in ("/conf/", "/templates/", "/.github/", "/builder/"):
+        matching = [rule for rule in rules if wanted.startswith(rule[0].rstrip("*"))]
+        assert matching, f"no CODEOWNERS rule for {wanted}"
+        owners = matching[-1][1:]
+        assert owners, f"{wanted}: the last matching rule names no owner"
+        assert all(o.startswith("@") or "@" in o for o in owners), owners

@@ -1,25 +1,37 @@
 """Serving engines: catalog data in conf/engine/ plus one small module each, in this package.
 
-A module turns a cell's engine arguments (written with vLLM's flag names, ``_`` for ``-``)
-into the argv of its own server. Arguments an engine has no equivalent for are reported as
-ignored in the plan instead of crashing the server at start. An engine's ``module`` in
-conf/ (default: its name) names the module; a vendor fork (vllm-ascend) names the engine it
-follows. Adding an engine is conf/engine/<name>.yaml plus <name>.py here.
+A module lists its server's arguments exactly (``ARGUMENTS``) and turns a cell's engine
+arguments (written with vLLM's names, ``_`` for ``-``) into the argv of its own server, as
+``--name=value`` with the full name. Arguments an engine has no equivalent for are reported
+as ignored in the plan instead of crashing the server at start; a name no engine of the
+recipe knows is refused when the recipe loads (:func:`argument_problems`). An engine's
+``module`` in conf/ (default: its name) names the module; a vendor fork (vllm-ascend) names
+the engine it follows. Adding an engine is conf/engine/<name>.yaml plus <name>.py here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Protocol
 
 from builder.core.catalog_model import EngineConf
-from builder.core.model import ScalarValue
+from builder.core.engines import vllm
+from builder.core.engines._args import Argument, own_argument
+from builder.core.model import DENIED_SERVE_ARGS, RESERVED_SERVE_ARGS, SERVE_CHOICES, ScalarValue
 from builder.core.registry import Registry
+from builder.errors import did_you_mean
+from builder.text import shown
 
 
 class EngineModule(Protocol):
-    """What each engine module provides (matched by module, as cibuildwheel's platforms)."""
+    """What each engine module provides (matched by module, as cibuildwheel's platforms).
+
+    Optionally also ``RENAMES`` (recipe name -> the engine's own, None: no such setting),
+    ``RESERVED`` (its own names for what the builder sets) and ``DENIED`` (its own names
+    for arguments that load code, read host files or reach other hosts)."""
+
+    ARGUMENTS: Mapping[str, Argument]
 
     def translate_args(self, args: Mapping[str, ScalarValue]) -> tuple[list[str], tuple[str, ...]]:
         """The flags for ``args`` (sorted by name) and the names the engine has no flag for."""
@@ -27,8 +39,14 @@ class EngineModule(Protocol):
 
 
 REGISTRY: Final = Registry[EngineModule](
-    kind="engine module", package=__name__, path=__path__, provides=("translate_args",)
+    kind="engine module",
+    package=__name__,
+    path=__path__,
+    provides=("ARGUMENTS", "translate_args"),
 )
+# Recipes speak vLLM's names: they are known whichever engines a recipe uses.
+RECIPE_ARGUMENTS: Final = vllm.ARGUMENTS
+DENIED_MESSAGE = "loads code or files of the host, or reaches other hosts; not in recipes"
 
 
 def engine_module(name: str) -> EngineModule:
@@ -83,3 +101,56 @@ def model_reference(engine: EngineConf, folder: str, file: str = "") -> str:
     if not file:
         return folder
     return engine.model_file.replace("{dir}", folder).replace("{file}", file)
+
+
+def argument_problems(
+    args: Mapping[str, ScalarValue], modules: Mapping[str, EngineModule]
+) -> Iterator[tuple[str, str]]:
+    """(argument, message) for every recipe engine argument that ``modules`` (engine name
+    -> its module: the engines the arguments are for) cannot take: an unknown name (with
+    the closest known one), a value of the wrong type, an argument the builder sets, or
+    one that loads code, reads host files or reaches other hosts."""
+    vocabulary = _vocabulary(modules)
+    for key in sorted(args):
+        value = args[key]
+        if key in RESERVED_SERVE_ARGS:
+            yield key, "is set by the builder; a recipe cannot change it"
+        elif key in DENIED_SERVE_ARGS:
+            yield key, DENIED_MESSAGE
+        elif key not in vocabulary:
+            engines = ", ".join(sorted(modules)) or "any engine"
+            hint = did_you_mean(key, vocabulary)
+            yield key, f"unknown engine argument (not vLLM's nor one of {engines}){hint}"
+        elif key in SERVE_CHOICES and value not in SERVE_CHOICES[key]:
+            choices = ", ".join(SERVE_CHOICES[key])
+            yield key, f"must be one of {choices}, got {shown(value)}"
+        else:
+            yield from _engine_problems(key, value, modules)
+
+
+def _engine_problems(
+    key: str, value: ScalarValue, modules: Mapping[str, EngineModule]
+) -> Iterator[tuple[str, str]]:
+    recipe_argument = RECIPE_ARGUMENTS.get(key)
+    if recipe_argument is not None and not recipe_argument.accepts(value):
+        yield key, f"expected {recipe_argument.expected()}, got {shown(value)}"
+        return
+    for name, module in sorted(modules.items()):
+        own = own_argument(key, module.ARGUMENTS, getattr(module, "RENAMES", {}))
+        if own is None:
+            continue
+        if own.name in getattr(module, "RESERVED", ()):
+            yield key, f"is {name}'s {own.flag}, which the builder sets; a recipe cannot"
+        elif own.name in getattr(module, "DENIED", ()):
+            yield key, f"is {name}'s {own.flag}, which {DENIED_MESSAGE}"
+        elif not own.accepts(value):
+            yield key, f"{name}'s {own.flag} takes {own.expected()}, got {shown(value)}"
+
+
+def _vocabulary(modules: Mapping[str, EngineModule]) -> set[str]:
+    """Names a recipe may use for ``modules``: vLLM's, and each engine's own and renamed."""
+    names = set(RECIPE_ARGUMENTS)
+    for module in modules.values():
+        names.update(module.ARGUMENTS)
+        names.update(getattr(module, "RENAMES", {}))
+    return names
