@@ -127,6 +127,8 @@ def context(
         "evaluation": {
             "accuracy": evaluation.accuracy_rows(validation),
             "perf": evaluation.perf_rows(validation, suite_of(catalog, "perf")),
+            "perf_note": evaluation.perf_note(validation),
+            "perf_confidence": recipe.validate.perf.confidence,
             "model_index": evaluation.model_index(
                 cell.release_name, validation, suite_of(catalog, "accuracy")
             ),

@@ -9,6 +9,7 @@ is cached by its render key (templates, recipe texts, the validation it shows).
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from builder.core import judge, report
+from builder.core.cells import Plan
 from builder.core.index import VARIANT_MARKERS, manifest
 from builder.core.judge import Reference
 from builder.core.keys import ResolvedCell
@@ -23,8 +25,9 @@ from builder.core.plain import dumps
 from builder.core.render import render_cell
 from builder.core.results import CellValidation, validation_from_json
 from builder.effects import build_cache, fs, plots
+from builder.effects.suites import PeerStarter
 from builder.run.reference import find_reference
-from builder.run.validate import now, validate_cell
+from builder.run.validate import now, peer_starter, validate_cell
 from builder.session import Session
 
 Stage = Literal["render", "validate", "release"]
@@ -131,6 +134,11 @@ def _validation(
     if stage == "render":
         return CellValidation(cell=cell.id, status="rendered", reason="not validated"), None, ""
     hit = build_cache.load_validation(session.cache_dir, resolved.keys.validation_key)
+    against = _measured_against(hit[1]) if hit is not None else None
+    if against is not None:
+        peer = _reference_peer(session, resolved)
+        if peer is None or peer.key != against:
+            hit = None  # its perf trials were interleaved with another build of the reference
     if hit is not None:
         data, files = hit
         validation = validation_from_json(data)
@@ -143,7 +151,10 @@ def _validation(
         return validation, files.get("engine.log"), reused
     work = session.out_dir / ".work" / cell.id
     shutil.rmtree(work, ignore_errors=True)
-    validation = validate_cell(session.project, session.catalog, resolved, session.out_dir, work)
+    peer = _reference_peer(session, resolved)
+    validation = validate_cell(
+        session.project, session.catalog, resolved, session.out_dir, work, reference=peer
+    )
     log_path = work / "engine.log"
     engine_log = log_path.read_bytes() if log_path.is_file() else None
     if validation.status == "passed":
@@ -157,6 +168,31 @@ def _validation(
         key = resolved.keys.validation_key
         build_cache.save_validation(session.cache_dir, key, validation.to_json(), files)
     return validation, engine_log, ""
+
+
+def _reference_peer(session: Session, resolved: ResolvedCell) -> PeerStarter | None:
+    """The reference cell's engine as a peer the cell's suites may start beside their own
+    (perf measures both in alternation), when the reference can run on this host."""
+    ref_id = resolved.cell.reference
+    if ref_id is None or ref_id == resolved.id:
+        return None
+    found = [c for c in session.full_plan.cells if c.id == ref_id]
+    if not found:
+        return None
+    plan = Plan(cells=tuple(found), excluded=(), recipes=session.full_plan.recipes)
+    reference = session.resolved(plan)[0]
+    return peer_starter(session.project, session.catalog, reference, session.out_dir)
+
+
+def _measured_against(files: Mapping[str, bytes]) -> str | None:
+    """The reference build (validation key) a cached perf result was interleaved with."""
+    raw = files.get(f"{SUITE_FILE}perf.perf.json")
+    try:
+        interleaved = json.loads(raw).get("interleaved") if raw else None
+    except ValueError:
+        return None
+    key = (interleaved or {}).get("key") if isinstance(interleaved, dict) else None
+    return str(key) if key else None
 
 
 def _suite_files(files: Mapping[str, bytes], suite: str) -> dict[str, bytes]:

@@ -8,9 +8,10 @@ an error, Ctrl-C), and a suite's failure never stops the other suites.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from builder.core.results import CellValidation, SuiteResult
 from builder.effects import host, variants
 from builder.effects.engine_runtime import RunningEngine, engine_env, is_secret, running_engine
 from builder.effects.suites import REGISTRY as SUITES
-from builder.effects.suites import SuiteContext
+from builder.effects.suites import Peer, PeerStarter, SuiteContext
 from builder.errors import BuilderError, ConfigError
 
 
@@ -68,9 +69,16 @@ def awaiting(catalog: Catalog, resolved: ResolvedCell) -> CellValidation | None:
 
 
 def validate_cell(
-    project: Project, catalog: Catalog, resolved: ResolvedCell, out_dir: Path, work: Path
+    project: Project,
+    catalog: Catalog,
+    resolved: ResolvedCell,
+    out_dir: Path,
+    work: Path,
+    *,
+    reference: PeerStarter | None = None,
 ) -> CellValidation:
-    """Run the recipe's suites against one engine start, or say which runner is needed."""
+    """Run the recipe's suites against one engine start, or say which runner is needed;
+    ``reference`` lets suites start the reference cell's engine beside this one."""
     waiting = awaiting(catalog, resolved)
     if waiting is not None:
         return waiting
@@ -88,21 +96,14 @@ def validate_cell(
     cache_dir = out_dir / ".cache"
     try:
         weights = _weights(project, catalog, resolved, cache_dir, work, engine_info)
-        with running_engine(
-            engine,
-            cell.serve_args,
-            model=model_reference(engine, str(weights.dir), weights.file),
-            served_model_name=cell.release_name,
-            env={**chip.env, **engine.env},
-            log_path=work / "engine.log",
-            cache_dir=cache_dir,
-            startup_timeout_s=catalog.settings.startup_timeout_s,
-        ) as running:
+        with _serve(catalog, resolved, weights, work / "engine.log", cache_dir) as running:
             engine_info |= {
                 "argv": list(running.command.argv),
                 "startup_s": round(running.startup_s, 2),
             }
-            _run_suites(project, catalog, resolved, running, weights, work, cache_dir, suites)
+            _run_suites(
+                project, catalog, resolved, running, weights, work, cache_dir, suites, reference
+            )
     except (BuilderError, OSError) as exc:
         reason = str(exc)
     else:
@@ -116,6 +117,48 @@ def validate_cell(
         engine=engine_info,
         finished_at=now(),
     )
+
+
+def _serve(
+    catalog: Catalog,
+    resolved: ResolvedCell,
+    weights: variants.Weights,
+    log_path: Path,
+    cache_dir: Path,
+) -> contextlib.AbstractContextManager[RunningEngine]:
+    """The cell's engine serving ``weights`` on loopback (stopped when the block ends)."""
+    cell = resolved.cell
+    chip, engine = catalog.chips[cell.chip], catalog.engines[cell.engine]
+    return running_engine(
+        engine,
+        cell.serve_args,
+        model=model_reference(engine, str(weights.dir), weights.file),
+        served_model_name=cell.release_name,
+        env={**chip.env, **engine.env},
+        log_path=log_path,
+        cache_dir=cache_dir,
+        startup_timeout_s=catalog.settings.startup_timeout_s,
+    )
+
+
+def peer_starter(
+    project: Project, catalog: Catalog, reference: ResolvedCell, out_dir: Path
+) -> PeerStarter | None:
+    """How a cell's suites may start ``reference``'s engine beside their own: only when its
+    chip and engine are on this host. Its weights come from the variant cache (made once)."""
+    if awaiting(catalog, reference) is not None:
+        return None
+    cache_dir = out_dir / ".cache"
+
+    @contextlib.contextmanager
+    def start(work: Path) -> Iterator[Peer]:
+        info: dict[str, Any] = {}
+        weights = _weights(project, catalog, reference, cache_dir, work, info)
+        with _serve(catalog, reference, weights, work / "engine.log", cache_dir) as running:
+            engine = catalog.engines[reference.cell.engine]
+            yield Peer(engine=running, engine_conf=engine, tokenizer_dir=weights.tokenizer_dir)
+
+    return PeerStarter(cell=reference.id, key=reference.keys.validation_key, start=start)
 
 
 def _weights(
@@ -147,6 +190,7 @@ def _run_suites(
     work: Path,
     cache_dir: Path,
     results: list[SuiteResult],
+    reference: PeerStarter | None,
 ) -> None:
     """Every suite of the recipe in order, into ``results``; the engine must outlive each."""
     cell = resolved.cell
@@ -166,6 +210,7 @@ def _run_suites(
             tasks_dir=project.root / "tasks",
             env=engine_env({**chip.env, **engine.env}, cache_dir),
             identity=identity(catalog, resolved),
+            reference=reference,
         )
         result = SUITES.get(name).run(ctx)
         _check_declared(result, suite.files, project.conf_dir / "suite" / f"{name}.yaml")
