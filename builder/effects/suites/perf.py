@@ -11,8 +11,8 @@ entry says it can (``ignore_eos``, or a generation config with ``min_new_tokens`
 was generated is recorded beside what was asked, and a point that generated less than half
 of it is *not comparable*. Each point is measured in ``trials`` repeated trials. When the
 reference cell's engine can run on this host (``ctx.reference``), it is started beside the
-cell's and every trial of the cell is followed by one of the reference (ABAB...), so drift
-of the machine (another job, thermal throttling) hits both sides alike.
+cell's and the trials alternate between the two (ABBA ABBA...), so drift of the machine
+(another job, thermal throttling) hits both sides alike and neither always goes first.
 """
 
 from __future__ import annotations
@@ -196,11 +196,14 @@ def measure_point(
     concurrency: int,
     num_prompts: int,
 ) -> dict[str, Any]:
-    """``trials`` trials of one point; with two targets, alternating cell and reference."""
+    """``trials`` trials of one point; with two targets, alternating cell and reference,
+    in the order ABBA ABBA...: interleaved, so drift hits both sides, and each side goes
+    first as often as the other, so neither gains from the order."""
     measure = _engine_tool if _engine_tool_for(targets) else _client_point
     runs: list[list[dict[str, Any]]] = [[] for _ in targets]
     for trial in range(ctx.spec.perf.trials):
-        for side, target in enumerate(targets):
+        order = list(enumerate(targets))
+        for side, target in order if trial % 2 == 0 else order[::-1]:
             tag = f"t{trial}" + ("" if side == 0 else "-ref")
             runs[side].append(measure(ctx, target, scenario, concurrency, num_prompts, tag))
     point = summarise(scenario, concurrency, runs[0])
