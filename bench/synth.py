@@ -57,10 +57,19 @@ def synth_project(dest: Path, models: int) -> Path:
             "matrix": {"chip": CHIPS, "quantization": QUANTS, "engine": ENGINES},
             "exclude": [{"quantization": "gguf-q8_0", "engine": e} for e in ENGINES],
             "serve": {"max_model_len": 8192},
+            # What the quantization catalog leaves to the recipe: the prequantized source
+            # and the quantizers' calibration data.
+            "variants": {
+                "fp8": {"source": f"huggingface://example/Model-{index}-FP8@main"},
+                "w8a8": {"calibration": {"dataset": "calibration/chat.jsonl"}},
+                "w4a16": {"calibration": {"dataset": "calibration/chat.jsonl"}},
+            },
             "overrides": [{"select": {"chip": "chip1"}, "serve": {"tensor_parallel_size": 2}}],
             "validate": {"reference": {"chip": "chip0", "quantization": "bf16", "engine": "vllm"}},
             "release": {"org": "Bench", "name": "{model}{quant_suffix}-{chip}-{engine}"},
         }
         _dump(dest / "recipes" / f"model-{index}.yaml", recipe)
+    (dest / "calibration").mkdir(parents=True, exist_ok=True)
+    (dest / "calibration" / "chat.jsonl").write_text('{"text": "hello"}\n')
     (dest / "README.md").write_text("# Bench\n\n<!-- START:models -->\n<!-- END:models -->\n")
     return dest
