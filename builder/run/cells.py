@@ -200,24 +200,27 @@ def _suite_files(files: Mapping[str, bytes], suite: str) -> dict[str, bytes]:
     return {k[len(prefix) :]: v for k, v in files.items() if k.startswith(prefix)}
 
 
-def write_cell(session: Session, one: Judged, commit: Mapping[str, Any], table: str) -> Outcome:
-    """Write a judged cell's folder, or keep it when the render cache already has it."""
+def write_cell(
+    session: Session, one: Judged, commit: Mapping[str, Any], table: str, batch: fs.DirBatch
+) -> Outcome:
+    """Write a judged cell's folder (staged in ``batch``, swapped in when it commits), or
+    keep it when the render cache already has it."""
     resolved, validation, reused = one.resolved, one.validation, one.reused
     target = session.out_dir / resolved.recipe.name / resolved.id
     if not one.cached:
-        fs.write_dir_atomic(target, payload(session, one, commit, table), modes=MODES)
+        batch.stage(target, payload(session, one, commit, table), modes=MODES)
         return Outcome(cell=resolved, validation=validation)
     cache_dir = session.cache_dir
     render_key = resolved.keys.render_key({**validation.to_json(), "variant_table": table})
     record = build_cache.load_record(cache_dir, resolved.id)
-    if _restore(cache_dir, render_key, target):
+    if _restore(cache_dir, render_key, target, batch):
         if record is not None and record.get("render_key") == render_key:
             since = f"cached since {record['created_at']}"
             return Outcome(cell=resolved, validation=validation, reused=since)
         reused = reused or "render cached"
     else:
         files = payload(session, one, commit, table)
-        fs.write_dir_atomic(target, files, modes=MODES)
+        batch.stage(target, files, modes=MODES)
         build_cache.save_render(cache_dir, render_key, files, MODES)
     new_record = {
         "cell": resolved.id,
@@ -227,7 +230,8 @@ def write_cell(session: Session, one: Judged, commit: Mapping[str, Any], table: 
         "status": validation.status,
         "created_at": now(),
     }
-    build_cache.save_record(cache_dir, resolved.id, new_record)
+    # Recorded once its folder is in place (the batch swaps it in first).
+    batch.then(lambda: build_cache.save_record(cache_dir, resolved.id, new_record))
     return Outcome(cell=resolved, validation=validation, reused=reused)
 
 
@@ -265,7 +269,7 @@ def payload(
     return files
 
 
-def _restore(cache_dir: Path, render_key: str, target: Path) -> bool:
+def _restore(cache_dir: Path, render_key: str, target: Path, batch: fs.DirBatch) -> bool:
     """Whether ``target`` holds the cached render ``render_key`` (copied in if need be);
     an entry whose files do not match their manifest is not used."""
     if not build_cache.has_render(cache_dir, render_key):
@@ -275,5 +279,5 @@ def _restore(cache_dir: Path, render_key: str, target: Path) -> bool:
     files = build_cache.load_render(cache_dir, render_key)
     if build_cache.manifest_problem(files):
         return False
-    fs.write_dir_atomic(target, files, modes=MODES)
+    batch.stage(target, files, modes=MODES)
     return True

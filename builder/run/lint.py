@@ -18,7 +18,7 @@ from builder.core.dockerlint import unwaived, waiver_problems
 from builder.core.matrix import Selection, expand, incompatibility
 from builder.core.recipes import load_recipes, recipe_files
 from builder.core.render import render_cell
-from builder.effects.hadolint import hadolint
+from builder.effects.hadolint import hadolint_cached
 from builder.errors import Problem, RecipeError, SourceLoc
 
 
@@ -78,7 +78,8 @@ def dockerfile_problems(loaded: LoadedRecipe, catalog: Catalog, root: Path) -> I
             yield Problem(loc=SourceLoc(file=f"conf/chip/{chip}.yaml"), key="", message=message)
     for cell in plan.cells:
         dockerfile = render_cell(root / "templates", cell, loaded, catalog)["Dockerfile"]
-        for finding in unwaived(hadolint(dockerfile), catalog.chips[cell.chip].hadolint_waivers):
+        found = hadolint_cached(dockerfile, None)  # in memory: lint writes nothing
+        for finding in unwaived(found, catalog.chips[cell.chip].hadolint_waivers):
             yield Problem(
                 loc=SourceLoc(file=loaded.file),
                 key=cell.id,

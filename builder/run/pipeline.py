@@ -12,7 +12,8 @@ that died mid-write. A cell that fails never stops the others.
   against their manifests, and gate them again against their references now in out/;
 - ``tables``: each model's variant table, from every cell's result (cells not in this run
   keep their indexed results), since every card shows it;
-- ``write``: write each cell's folder (through the render cache);
+- ``write``: write each cell's folder (through the render cache), all staged first and
+  swapped in, in order, after one sync;
 - ``lint``: hadolint on each rendered Dockerfile (findings are warnings here);
 - ``index``: out/release.json, the report, the catalog page and the README table.
 """
@@ -30,7 +31,7 @@ from builder.core.keys import ResolvedCell
 from builder.core.log import Log
 from builder.core.results import CellValidation
 from builder.effects import fs, gittree, killpoint
-from builder.effects.hadolint import hadolint
+from builder.effects.hadolint import hadolint_cached
 from builder.errors import BuilderError, OutputError
 from builder.run import assemble
 from builder.run.cells import Judged, Outcome, Stage, judge_cell, judge_merged, write_cell
@@ -91,10 +92,17 @@ def tables(run: Run) -> None:
 
 def write(run: Run) -> None:
     commit = gittree.recipes_commit(run.session.project.root)
-    for one in run.judged:
-        table = run.tables.get(one.resolved.recipe.name, "")
-        run.outcomes.append(write_cell(run.session, one, commit, table))
-        killpoint.point("cell-done")
+    # Every cell folder is staged first and swapped in after one sync for all of them
+    # (fs.DirBatch), instead of an fsync for every file of every cell.
+    batch = fs.DirBatch()
+    try:
+        for one in run.judged:
+            table = run.tables.get(one.resolved.recipe.name, "")
+            run.outcomes.append(write_cell(run.session, one, commit, table, batch))
+            batch.then(lambda: killpoint.point("cell-done"))
+        batch.commit()
+    finally:
+        batch.discard()
 
 
 def lint(run: Run) -> None:
@@ -176,7 +184,7 @@ def _log_weights(validation: CellValidation, log: Log) -> None:
 def _lint_dockerfile(run: Run, path: Path, cell_id: str, chip: str) -> None:
     """hadolint on a rendered Dockerfile: findings are warnings here, errors in lint."""
     try:
-        findings = hadolint(path.read_text(encoding="utf-8"))
+        findings = hadolint_cached(path.read_text(encoding="utf-8"), run.session.cache_dir)
     except (BuilderError, OSError) as exc:
         run.log(f"    {cell_id}: hadolint: not run: {exc}")
         return
