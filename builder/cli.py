@@ -14,7 +14,13 @@ from pathlib import Path
 
 from builder import __version__, session
 from builder.core.keys import diff_markdown
-from builder.core.plan_view import github_outputs, github_shards, plan_table
+from builder.core.plan_view import (
+    github_handoff,
+    github_shard_output,
+    github_shards,
+    plan_table,
+    shard_count,
+)
 from builder.core.project import Project, find_root
 from builder.core.variants import plan_variants
 from builder.errors import BuilderError, NothingToBuild, PublishError, UsageError, ValidationFailed
@@ -33,8 +39,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = loaded.plan
     if args.format == "json":
         print(json.dumps(plan.to_json(), indent=2, sort_keys=True))
+    elif args.format == "github" and args.shard is not None:
+        shards = _shards(args.shards, len(plan.cells))
+        print(github_shard_output(plan, loaded.catalog, args.shard, shards), end="")
     elif args.format == "github" and args.shards:
-        print(github_outputs(plan, loaded.catalog, args.shards), end="")
+        print(github_handoff(plan, _shards(args.shards, len(plan.cells))), end="")
     elif args.format == "github":
         (matrix,) = github_shards(plan, loaded.catalog, 1)
         print(json.dumps(matrix, separators=(",", ":")))
@@ -46,6 +55,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         made = [v for v in variants if v.spec.produced]
         print(plan_table(plan, explain=args.explain, builds=builds, made=made), end="")
     return 0
+
+
+def _shards(value: str, cells: int) -> int:
+    if value == "auto":
+        return shard_count(cells)
+    if not value.isdigit():
+        msg = f"--shards {value}: a number of shards, or auto"
+        raise UsageError(msg)
+    return int(value)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -162,9 +180,14 @@ def _add_plan(
     )
     plan.add_argument(
         "--shards",
+        default="",
+        help="with --format github: the $GITHUB_OUTPUT hand-off of N shards (auto: as many "
+        "as 256-job matrices need), shard indices only",
+    )
+    plan.add_argument(
+        "--shard",
         type=int,
-        default=0,
-        help="with --format github: split the matrix into N shards, as $GITHUB_OUTPUT lines",
+        help="with --format github --shards N: the matrix of shard I, as $GITHUB_OUTPUT lines",
     )
     plan.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     plan.set_defaults(func=cmd_plan)
