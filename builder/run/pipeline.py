@@ -31,7 +31,7 @@ from builder.core.keys import ResolvedCell
 from builder.core.log import Log
 from builder.core.results import CellValidation
 from builder.effects import fs, gittree, killpoint
-from builder.effects.hadolint import hadolint_cached
+from builder.effects.hadolint import hadolint_batch
 from builder.errors import BuilderError, OutputError
 from builder.run import assemble
 from builder.run.cells import Judged, Outcome, Stage, judge_cell, judge_merged, write_cell
@@ -106,10 +106,21 @@ def write(run: Run) -> None:
 
 
 def lint(run: Run) -> None:
-    for outcome in run.outcomes:
-        cell = outcome.cell.cell
-        folder = run.session.out_dir / cell.recipe / cell.id
-        _lint_dockerfile(run, folder / "Dockerfile", cell.id, cell.chip)
+    """hadolint on each rendered Dockerfile: findings are warnings here, errors in lint.
+    Every distinct Dockerfile not linted before goes to one hadolint process."""
+    cells = [o.cell.cell for o in run.outcomes]
+    try:
+        texts = [
+            (run.session.out_dir / c.recipe / c.id / "Dockerfile").read_text(encoding="utf-8")
+            for c in cells
+        ]
+        found = hadolint_batch(texts, run.session.cache_dir)
+    except (BuilderError, OSError) as exc:
+        run.log(f"    hadolint: not run: {exc}")
+        return
+    for cell, findings in zip(cells, found, strict=True):
+        for finding in unwaived(findings, run.session.catalog.chips[cell.chip].hadolint_waivers):
+            run.log(f"    {cell.id}: hadolint: {finding}")
 
 
 def write_index(run: Run) -> None:
@@ -179,17 +190,6 @@ def _log_weights(validation: CellValidation, log: Log) -> None:
             f"    weights {str(weights['key'])[:12]}: {weights['bytes']:,} bytes, "
             f"{weights.get('bits_per_weight')} bits/weight, by {weights['tool']}"
         )
-
-
-def _lint_dockerfile(run: Run, path: Path, cell_id: str, chip: str) -> None:
-    """hadolint on a rendered Dockerfile: findings are warnings here, errors in lint."""
-    try:
-        findings = hadolint_cached(path.read_text(encoding="utf-8"), run.session.cache_dir)
-    except (BuilderError, OSError) as exc:
-        run.log(f"    {cell_id}: hadolint: not run: {exc}")
-        return
-    for finding in unwaived(findings, run.session.catalog.chips[chip].hadolint_waivers):
-        run.log(f"    {cell_id}: hadolint: {finding}")
 
 
 def _reason(validation: CellValidation) -> str:
