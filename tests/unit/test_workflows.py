@@ -54,11 +54,13 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     """The check above can fail: a typo in an expression is reported."""
     folder = tmp_path / ".github" / "workflows"
     folder.mkdir(parents=True)
-    text = (WORKFLOWS / "build-cells.yml").read_text().replace("inputs.matrix", "inputs.matrx")
+    original = (WORKFLOWS / "build-cells.yml").read_text()
+    text = original.replace("inputs.shards", "inputs.shrds")
+    assert text != original  # the typo is really planted
     (folder / "build-cells.yml").write_text(text)
     done = lint(folder / "build-cells.yml")
     assert done.returncode != 0
-    assert "matrx" in done.stdout
+    assert "shrds" in done.stdout
 
 
 def test_cells_fan_out_to_their_chips_runners_without_fail_fast() -> None:
