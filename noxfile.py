@@ -100,8 +100,10 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Plan/render time for 1,000 and 10,000 synthetic cells, a no-op release, and Hydra's
-    own one-job-per-cell multirun for comparison (figures printed; see bench/bench.py)."""
+    """How plan, render (in memory and to disk), the GitHub hand-off and a cached no-op
+    release grow from 1,000 to 100,000 cells: out/bench/bench.json and bench.png. Fails on
+    any error, and on a missed target (`-- --report-only` to only report; `-- --smoke` for
+    the few-second run `tests` does through tests/integration/test_bench_smoke.py)."""
     install(session, "serve", "bench")
     session.run("python", "bench/bench.py", *session.posargs, env=OFFLINE)
 

@@ -25,14 +25,17 @@ def _dtype(quantization: str) -> str:
     return str(data["dtype"])
 
 
-def synth_project(dest: Path, models: int) -> Path:
-    """A project in ``dest`` whose recipes plan ``models * 200`` cells."""
+def synth_project(dest: Path, models: int, chips: int = len(CHIPS)) -> Path:
+    """A project in ``dest`` whose recipes plan ``models * 200`` cells, or ``models * 20 *
+    chips`` with fewer chips (hadolint waivers of the shipped chips are kept: the rendered
+    Dockerfiles are the shipped ones)."""
+    names = CHIPS[:chips]
     shutil.copytree(ROOT / "templates", dest / "templates")
     conf = dest / "conf"
     for group in ("quantization", "quantizer", "suite", "publish"):
         shutil.copytree(ROOT / "conf" / group, conf / group)
     template = yaml.safe_load((ROOT / "conf/chip/nvidia.yaml").read_text())
-    for index, name in enumerate(CHIPS):
+    for index, name in enumerate(names):
         chip = {**template, "name": name, "naming_suffix": name, "smi_command": f"{name}-smi"}
         chip["dtypes"] = sorted({_dtype(q) for q in QUANTS})
         chip["base_image"] = {e: f"example.org/{name}/{e}:{index}" for e in ENGINES}
@@ -54,13 +57,27 @@ def synth_project(dest: Path, models: int) -> Path:
                 "license": "apache-2.0",
                 "languages": ["en"],
             },
-            "matrix": {"chip": CHIPS, "quantization": QUANTS, "engine": ENGINES},
+            "matrix": {"chip": names, "quantization": QUANTS, "engine": ENGINES},
             "exclude": [{"quantization": "gguf-q8_0", "engine": e} for e in ENGINES],
             "serve": {"max_model_len": 8192},
-            "overrides": [{"select": {"chip": "chip1"}, "serve": {"tensor_parallel_size": 2}}],
+            # What the quantization catalog leaves to the recipe: the prequantized source
+            # and the quantizers' calibration data.
+            "variants": {
+                "fp8": {"source": f"huggingface://example/Model-{index}-FP8@main"},
+                "w8a8": {"calibration": {"dataset": "calibration/chat.jsonl"}},
+                "w4a16": {"calibration": {"dataset": "calibration/chat.jsonl"}},
+            },
+            "overrides": [
+                {
+                    "select": {"chip": names[min(1, len(names) - 1)]},
+                    "serve": {"tensor_parallel_size": 2},
+                }
+            ],
             "validate": {"reference": {"chip": "chip0", "quantization": "bf16", "engine": "vllm"}},
             "release": {"org": "Bench", "name": "{model}{quant_suffix}-{chip}-{engine}"},
         }
         _dump(dest / "recipes" / f"model-{index}.yaml", recipe)
+    (dest / "calibration").mkdir(parents=True, exist_ok=True)
+    (dest / "calibration" / "chat.jsonl").write_text('{"text": "hello"}\n')
     (dest / "README.md").write_text("# Bench\n\n<!-- START:models -->\n<!-- END:models -->\n")
     return dest

@@ -15,7 +15,13 @@ from pathlib import Path
 from builder import __version__, session
 from builder.core.deploy import RUNTIMES
 from builder.core.keys import diff_markdown
-from builder.core.plan_view import github_outputs, github_shards, plan_table
+from builder.core.plan_view import (
+    github_handoff,
+    github_shard_output,
+    github_shards,
+    plan_table,
+    shard_count,
+)
 from builder.core.project import Project, find_root
 from builder.core.variants import plan_variants
 from builder.errors import (
@@ -52,8 +58,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     plan = loaded.plan
     if args.format == "json":
         echo(json.dumps(plan.to_json(), indent=2, sort_keys=True), machine=True)
+    elif args.format == "github" and args.shard is not None:
+        shards = _shards(args.shards, len(plan.cells))
+        echo(github_shard_output(plan, loaded.catalog, args.shard, shards), machine=True, end="")
     elif args.format == "github" and args.shards:
-        echo(github_outputs(plan, loaded.catalog, args.shards), machine=True, end="")
+        echo(github_handoff(plan, _shards(args.shards, len(plan.cells))), machine=True, end="")
     elif args.format == "github":
         (matrix,) = github_shards(plan, loaded.catalog, 1)
         echo(json.dumps(matrix, separators=(",", ":")), machine=True)
@@ -68,6 +77,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
         echo(table, end="")
     return 0
+
+
+def _shards(value: str, cells: int) -> int:
+    if value == "auto":
+        return shard_count(cells)
+    if not value.isdigit():
+        msg = f"--shards {value}: a number of shards, or auto"
+        raise UsageError(msg)
+    return int(value)
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -139,9 +157,7 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     echo(f"endpoint: {found.url}")
     # The curl line is for copying: escaped, never cut.
     echo(f"try it:   {deploy.curl_line(found)}", machine=True)
-    echo(
-        f"then:     builder logs {found.cell} -f  |  builder status  |  builder stop {found.cell}"
-    )
+    echo(f"then:     builder logs {found.cell} -f  |  builder status  |  builder stop {found.cell}")
     return 0
 
 
@@ -285,9 +301,14 @@ def _add_plan(
     )
     plan.add_argument(
         "--shards",
+        default="",
+        help="with --format github: the $GITHUB_OUTPUT hand-off of N shards (auto: as many "
+        "as 256-job matrices need), shard indices only",
+    )
+    plan.add_argument(
+        "--shard",
         type=int,
-        default=0,
-        help="with --format github: split the matrix into N shards, as $GITHUB_OUTPUT lines",
+        help="with --format github --shards N: the matrix of shard I, as $GITHUB_OUTPUT lines",
     )
     _add_runtime(plan)
     plan.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)

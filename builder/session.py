@@ -88,6 +88,17 @@ class Session:
         return [found[c.id] for c in plan.cells]
 
 
+def _probed_versions(project: Project, catalog: Catalog) -> dict[str, str]:
+    """Engine versions found inside images, from the build cache; none when the cache's
+    folder is not safely inside the project (the run that writes there refuses it, saying
+    why, under out/'s lock)."""
+    try:
+        cache_dir = project.cache_dir(catalog.settings)
+    except UsageError:
+        return {}
+    return build_cache.engine_versions(cache_dir)
+
+
 def load(root: Path, overrides: Sequence[str], *, runtime: Runtime = "host") -> Session:
     """Compose, check and plan the project at ``root`` with the command line's overrides."""
     project = Project(root=root)
@@ -97,7 +108,7 @@ def load(root: Path, overrides: Sequence[str], *, runtime: Runtime = "host") -> 
     # All recipes load even when one is selected: the release index keeps every row.
     recipes = load_recipes(recipe_files(project.recipes_dir), catalog, root)
     # Engine versions validation found inside images name the images' tags from then on.
-    probed = build_cache.engine_versions(project.cache_dir(catalog.settings))
+    probed = _probed_versions(project, catalog)
     return Session(
         project=project,
         catalog=catalog,

@@ -49,6 +49,8 @@ GROUPS: Mapping[str, type[Any]] = {
     "publish": PublishConf,
 }
 GGUF_LOADS = ("native", "dequantize")
+# How an engine is asked for an exact output length (EngineConf.exact_length; "" = default).
+EXACT_LENGTHS = ("", "ignore_eos", "min_tokens", "generation_config", "none")
 # Keys earlier catalogs had, and what says the same now.
 REPLACED = {
     ("engine", "chips"): "a chip runs the engines it names in its base_image; drop the list",
@@ -223,6 +225,7 @@ def check_references(catalog: Catalog, conf_dir: Path) -> None:
     for engine in catalog.engines.values():
         where = entry_path(conf_dir, "engine", engine.name)
         _name_exists(where, "gguf_load", engine.gguf_load, GGUF_LOADS, "gguf_load")
+        _name_exists(where, "exact_length", engine.exact_length, EXACT_LENGTHS, "exact_length")
         _names_exist(where, "formats", engine.formats, FORMATS, "format")
         _names_exist(where, "dtypes", engine.dtypes, dtypes, "dtype (of conf/quantization)")
     for quant in catalog.quantizations.values():

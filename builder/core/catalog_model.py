@@ -80,6 +80,11 @@ class EngineConf:
     # Whether requests may carry ignore_eos (vLLM, SGLang, llama.cpp), which the perf sweep
     # sends so every request generates its full output length.
     accepts_ignore_eos: bool = True
+    # How the perf sweep asks for exactly the scenario's output length: "ignore_eos",
+    # "min_tokens" (the request field), "generation_config" (transformers serve: a JSON
+    # generation config with min_new_tokens), "none"; empty: ignore_eos when
+    # ``accepts_ignore_eos``, else none (the lengths generated are recorded either way).
+    exact_length: str = ""
     # What the engine serves, by rule: the quantizations whose ``format`` is listed and, when
     # ``dtypes`` is not empty, whose ``dtype`` is listed too. Which chips run it is theirs to
     # say: a chip runs the engines it has a base image for.

@@ -167,7 +167,8 @@ def _scores(accuracy: list[Mapping[str, Any]]) -> dict[str, float]:
 def _throughput(
     cells: list[Cell], entries: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, list[dict[str, Any]]]:
-    """chip -> [{engine, tokens_per_s, ratio}] for the cells that measured throughput."""
+    """chip -> [{engine, tokens_per_s, spread, ratio, interval}] for the cells that measured
+    throughput (the peak point's median over its trials, and their range)."""
     table: dict[str, list[dict[str, Any]]] = {}
     for cell in cells:
         entry = entries.get(cell.id, {})
@@ -178,7 +179,9 @@ def _throughput(
             {
                 "engine": cell.engine,
                 "tokens_per_s": entry["throughput"],
+                "spread": entry.get("throughput_spread"),
                 "ratio": perf.get("worst_ratio"),
+                "interval": perf.get("worst_interval"),
             }
         )
     return table
@@ -206,7 +209,13 @@ def hint(
         return "the reference: full quality; compare the others with it"
     if "passed" not in statuses:
         return f"not qualified yet ({', '.join(statuses)})"
-    ratios = [p["worst_ratio"] for p in perf if p.get("worst_ratio") is not None]
+    # Faster only when the gate compared like with like and the whole interval of the worst
+    # point is above the reference: a noisy or stand-in measurement claims nothing.
+    ratios = [
+        p["worst_interval"][0]
+        for p in perf
+        if p.get("verdict") == "pass" and p.get("worst_interval")
+    ]
     delta = _worst_delta(accuracy)
     lossless = delta is None or delta > -0.01
     if smaller is not None and smaller >= 1.5:
@@ -216,7 +225,7 @@ def hint(
             f"{smaller:.1f}× smaller at {evaluation.signed_pct(delta)} accuracy: "
             "when memory matters more than the last points"
         )
-    if ratios and max(ratios) > 1.1:
+    if ratios and max(ratios) > 1.05:
         if lossless:
             return "faster with no measurable quality loss: prefer it"
         return "faster; a small, measured quality loss within the gate"
@@ -234,7 +243,7 @@ def variant_markdown(
     chips = sorted({c.chip for c in plan.cells if c.recipe == loaded.name})
     lines = [
         "| Variant | Quantization | Made by | Size | Bits/weight | Accuracy | Δ vs reference | "
-        + " | ".join(f"{chip} peak tok/s (worst ×)" for chip in chips)
+        + " | ".join(f"{chip} peak tok/s (range; worst × [interval])" for chip in chips)
         + " | Use this when |",
         "|---|---|---|---|---|---|---|" + "---|" * len(chips) + "---|",
     ]
@@ -261,9 +270,14 @@ def _throughput_text(measured: list[Mapping[str, Any]]) -> str:
         return "—"
     parts = []
     for m in measured:
-        ratio = "" if m["ratio"] is None else f" ({m['ratio']:.2f}×)"
+        interval = m.get("interval")
+        ratio = ""
+        if m["ratio"] is not None and interval:
+            ratio = f" ({evaluation.ratio_text(m['ratio'], interval[0], interval[1])})"
+        spread = m.get("spread")
+        rng = f" ({spread[0]:.1f}–{spread[1]:.1f})" if spread else " (1 trial)"
         engine = f"{m['engine']} " if len(measured) > 1 else ""
-        parts.append(f"{engine}{m['tokens_per_s']:.1f}{ratio}")
+        parts.append(f"{engine}{m['tokens_per_s']:.1f}{rng}{ratio}")
     return "; ".join(parts)
 
 

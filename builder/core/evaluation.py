@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from builder.core import gates
+
 VERDICT_TEXT = {
     "pass": "✅ pass",
     "fail": "❌ fail",
@@ -55,32 +57,81 @@ def accuracy_rows(validation: Mapping[str, Any] | None) -> list[dict[str, str]]:
 
 
 def perf_rows(validation: Mapping[str, Any] | None, suite_name: str | None) -> list[dict[str, str]]:
-    """One row per sweep point of suite ``suite_name`` (the one the perf gate judges), with
-    the ratio to the reference where it was compared."""
+    """One row per sweep point of suite ``suite_name`` (the one the perf gate judges): the
+    median of its trials with their range, and the ratio to the reference with its interval
+    where it was compared. A point that generated under half the asked length shows no
+    throughput: it is *not comparable*."""
     suites = (validation or {}).get("suites", [])
     suite = next((s for s in suites if s["name"] == suite_name), None)
     if suite is None:
         return []
-    ratios = (validation or {}).get("gates", {}).get("perf", {}).get("ratios", {})
+    gate = (validation or {}).get("gates", {}).get("perf", {})
     rows = []
     for point in suite.get("data", {}).get("points", []):
         key = f"{point['input_len']}/{point['output_len']}@{point['concurrency']}"
-        ratio = ratios.get(key)
+        fits = point.get("comparable", True)
         rows.append(
             {
                 "shape": f"{point['input_len']}/{point['output_len']}",
                 "concurrency": str(point["concurrency"]),
-                "output_throughput": f"{point['output_throughput']:.1f}",
-                "request_throughput": f"{point['request_throughput']:.2f}",
-                "ttft_p50": f"{point['ttft_ms']['p50']:.1f}",
-                "ttft_p99": f"{point['ttft_ms']['p99']:.1f}",
-                "tpot_p50": f"{point['tpot_ms']['p50']:.1f}",
-                "itl_p50": f"{point['itl_ms']['p50']:.1f}",
-                "tokens": f"{point['mean_prompt_tokens']:g}/{point['mean_output_tokens']:g}",
-                "ratio": "—" if ratio is None else f"{ratio:.2f}×",
+                "output_throughput": median_spread(point) if fits else NOT_COMPARABLE,
+                "request_throughput": _fixed(point.get("request_throughput"), ".2f")
+                if fits
+                else "—",
+                "ttft_p50": _fixed(point["ttft_ms"].get("p50"), ".1f"),
+                "ttft_p99": _fixed(point["ttft_ms"].get("p99"), ".1f"),
+                "tpot_p50": _fixed(point["tpot_ms"].get("p50"), ".1f"),
+                "itl_p50": _fixed(point["itl_ms"].get("p50"), ".1f"),
+                "tokens": (
+                    f"{point['mean_prompt_tokens']:g}/{point['mean_output_tokens']:g} "
+                    f"of {point['output_len']}"
+                ),
+                "trials": str(point.get("trial_count", 1)),
+                "ratio": _point_ratio(gate, key),
             }
         )
     return rows
+
+
+NOT_COMPARABLE = "not comparable"
+
+
+def perf_note(validation: Mapping[str, Any] | None) -> str:
+    """The throughput gate's verdict and note, for the card ("" when it was not gated)."""
+    gate = (validation or {}).get("gates", {}).get("perf") or {}
+    if not gate or gate.get("verdict") == "reference":
+        return ""
+    verdict = VERDICT_TEXT.get(gate["verdict"], gate["verdict"])
+    return f"{verdict}; {gate['note']}" if gate.get("note") else verdict
+
+
+def _fixed(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
+def median_spread(point: Mapping[str, Any]) -> str:
+    """A point's output throughput: the median of its trials and their range."""
+    figures = point.get("output_throughput_trials") or {}
+    if figures.get("median") is None:
+        return f"{point['output_throughput']:.1f} (1 trial)"
+    return f"{figures['median']:.1f} ({figures['min']:.1f}–{figures['max']:.1f})"
+
+
+def _point_ratio(gate: Mapping[str, Any], key: str) -> str:
+    if key in (gate.get("not_comparable") or []):
+        return NOT_COMPARABLE
+    found = (gate.get("points") or {}).get(key)
+    if not found:
+        return "—"
+    low, high = found["interval"]
+    return ratio_text(found["ratio"], low, high)
+
+
+def ratio_text(ratio: float, low: float | None, high: float | None) -> str:
+    """A throughput ratio with its interval: ``0.97× [0.91, 1.03]``, never a bare ratio."""
+    if low is None or high is None:
+        return "—"
+    return gates.ratio_text(ratio, low, high)
 
 
 def accuracy_cell(gates: Mapping[str, Any]) -> str:
@@ -97,15 +148,20 @@ def accuracy_cell(gates: Mapping[str, Any]) -> str:
 
 
 def throughput_cell(gates: Mapping[str, Any]) -> str:
-    """The README's throughput column: the worst ratio to the reference and its verdict."""
+    """The README's throughput column: the worst point's ratio to the reference with its
+    interval, and the verdict (``0.97× [0.91, 1.03] ✅ pass``)."""
     perf = gates.get("perf")
     if not perf:
         return "—"
     if perf["verdict"] == "reference":
         return "reference"
-    worst = perf.get("worst_ratio")
-    ratio = "—" if worst is None else f"{worst:.2f}×"
-    return f"{ratio} {VERDICT_TEXT.get(perf['verdict'], perf['verdict'])}"
+    verdict = VERDICT_TEXT.get(perf["verdict"], perf["verdict"])
+    worst, interval = perf.get("worst_ratio"), perf.get("worst_interval")
+    if worst is None or not interval:
+        if perf.get("not_comparable"):
+            return f"{NOT_COMPARABLE} {verdict}"
+        return f"— {verdict}"
+    return f"{ratio_text(worst, interval[0], interval[1])} {verdict}"
 
 
 def model_index(

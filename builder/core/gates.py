@@ -20,9 +20,11 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Any, Literal
+
+from builder.core import perfstats
 
 Verdict = Literal["pass", "fail", "inconclusive", "pending", "reference", "report-only", "refused"]
 BOOTSTRAP_ROUNDS = 2000
@@ -72,24 +74,57 @@ class AccuracyGate:
 
 
 @dataclass(frozen=True, kw_only=True)
+class PointRatio:
+    """One sweep point's throughput against the reference's: the ratio of the medians of
+    their trials, its interval and what it says."""
+
+    point: str
+    ratio: float
+    low: float
+    high: float
+    verdict: Verdict
+    trials: tuple[int, int]
+    paired: bool
+    needed_trials: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ratio": _round(self.ratio),
+            "interval": [_round(self.low), _round(self.high)],
+            "verdict": self.verdict,
+            "trials": list(self.trials),
+            "paired": self.paired,
+            "needed_trials": self.needed_trials,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
 class PerfGate:
     """The verdict on throughput across the sweep."""
 
     verdict: Verdict
     min_ratio: float
-    ratios: dict[str, float]
+    points: dict[str, PointRatio] = field(default_factory=dict)
+    # Points left out of the comparison: they generated less than half of what was asked.
+    not_comparable: tuple[str, ...] = ()
+    confidence: float = 0.95
     note: str = ""
 
     @property
-    def worst(self) -> float | None:
-        return min(self.ratios.values()) if self.ratios else None
+    def worst(self) -> PointRatio | None:
+        return min(self.points.values(), key=lambda p: p.ratio) if self.points else None
 
     def to_json(self) -> dict[str, Any]:
+        worst = self.worst
         return {
             "verdict": self.verdict,
             "min_ratio": self.min_ratio,
-            "worst_ratio": _round(self.worst),
-            "ratios": {k: _round(v) for k, v in self.ratios.items()},
+            "confidence": self.confidence,
+            "worst_point": None if worst is None else worst.point,
+            "worst_ratio": None if worst is None else _round(worst.ratio),
+            "worst_interval": None if worst is None else [_round(worst.low), _round(worst.high)],
+            "points": {k: p.to_json() for k, p in self.points.items()},
+            "not_comparable": list(self.not_comparable),
             "note": self.note,
         }
 
@@ -296,34 +331,134 @@ def perf_gate(
     *,
     min_ratio: float,
     is_reference: bool,
+    confidence: float = 0.95,
 ) -> PerfGate:
-    """Output-token throughput of every sweep point against the reference's same point."""
+    """Output-token throughput of every sweep point against the reference's same point.
+
+    The reference's trials come from the cell's own perf.json when the suite measured the
+    reference in alternation with the cell (``reference_trials``: same host, same minutes),
+    else from the reference's perf.json. **pass**: every compared point's interval lies at
+    or above ``min_ratio``; **fail**: some point's whole interval is below it;
+    **inconclusive**: some interval straddles it (the note says how many trials would
+    decide). Points that generated less than half of what was asked are not compared.
+    """
+    base: dict[str, Any] = {"min_ratio": min_ratio, "confidence": confidence}
     if cell is None:
-        return PerfGate(
-            verdict="report-only", min_ratio=min_ratio, ratios={}, note="no perf result"
-        )
+        return PerfGate(verdict="report-only", note="no perf result", **base)
     if is_reference:
-        return PerfGate(verdict="reference", min_ratio=min_ratio, ratios={})
-    if reference is None:
+        return PerfGate(verdict="reference", **base)
+    ref_points = {point_key(p): p for p in (reference or {}).get("points", [])}
+    if reference is None and not any(p.get("reference_trials") for p in cell["points"]):
         note = "the reference has no perf result: report only"
-        return PerfGate(verdict="report-only", min_ratio=min_ratio, ratios={}, note=note)
-    ref_points = {point_key(p): p for p in reference["points"]}
-    ratios = {}
+        return PerfGate(verdict="report-only", note=note, **base)
+    found, skipped = _point_ratios(cell, ref_points, min_ratio, confidence)
+    return _perf_verdict(cell, reference, found, skipped, base)
+
+
+def _point_ratios(
+    cell: Mapping[str, Any],
+    ref_points: Mapping[str, Mapping[str, Any]],
+    min_ratio: float,
+    confidence: float,
+) -> tuple[dict[str, PointRatio], list[str]]:
+    found: dict[str, PointRatio] = {}
+    skipped: list[str] = []
     for point in cell["points"]:
-        ref = ref_points.get(point_key(point))
-        if ref and ref["output_throughput"] > 0:
-            ratios[point_key(point)] = point["output_throughput"] / ref["output_throughput"]
-    if cell.get("hardware") != reference.get("hardware"):
+        key = point_key(point)
+        interleaved = point.get("reference_trials")
+        ref = {**point, "trials": interleaved} if interleaved else ref_points.get(key)
+        if ref is None:
+            continue
+        if not (perfstats.comparable(point) and perfstats.comparable(ref)):
+            skipped.append(key)
+            continue
+        mine = perfstats.throughputs(point.get("trials") or [point])
+        theirs = perfstats.throughputs(ref.get("trials") or [ref])
+        if not mine or not theirs or min(theirs) <= 0:
+            continue
+        found[key] = _point_ratio(key, mine, theirs, bool(interleaved), min_ratio, confidence)
+    return found, skipped
+
+
+def _point_ratio(
+    key: str,
+    mine: list[float],
+    theirs: list[float],
+    paired: bool,
+    min_ratio: float,
+    confidence: float,
+) -> PointRatio:
+    # Seeded by the point, so the same trials always give the same interval.
+    seed = int.from_bytes(key.encode()[:8].ljust(8, b"\0"), "big")
+    r = perfstats.ratio_interval(mine, theirs, confidence=confidence, paired=paired, seed=seed)
+    verdict: Verdict
+    if r.low >= min_ratio:
+        verdict = "pass"
+    elif r.high < min_ratio:
+        verdict = "fail"
+    else:
+        verdict = "inconclusive"
+    needed = None
+    if verdict == "inconclusive":
+        needed = perfstats.needed_trials(min(r.trials), r.low, r.high, min_ratio)
+    return PointRatio(
+        point=key,
+        ratio=r.ratio,
+        low=r.low,
+        high=r.high,
+        verdict=verdict,
+        trials=r.trials,
+        paired=r.paired,
+        needed_trials=needed,
+    )
+
+
+def ratio_text(ratio: float, low: float, high: float) -> str:
+    """A ratio with its interval, as every table shows it: ``0.97× [0.91, 1.03]``."""
+    return f"{ratio:.2f}× [{low:.2f}, {high:.2f}]"
+
+
+def _perf_verdict(
+    cell: Mapping[str, Any],
+    reference: Mapping[str, Any] | None,
+    found: dict[str, PointRatio],
+    skipped: list[str],
+    base: dict[str, Any],
+) -> PerfGate:
+    extra = {"points": found, "not_comparable": tuple(skipped), **base}
+    short = f"; not comparable (outputs under half the asked length): {', '.join(skipped)}"
+    skipped_note = short if skipped else ""
+    interleaved = any(p.get("reference_trials") for p in cell["points"])
+    if (
+        not interleaved
+        and reference is not None
+        and cell.get("hardware") != reference.get("hardware")
+    ):
         note = (
             f"reference ran on {reference.get('hardware')!r}, this cell on "
             f"{cell.get('hardware')!r}: not comparable, report only"
         )
-        return PerfGate(verdict="report-only", min_ratio=min_ratio, ratios=ratios, note=note)
-    if not ratios:
-        note = "no sweep point in common with the reference: report only"
-        return PerfGate(verdict="report-only", min_ratio=min_ratio, ratios=ratios, note=note)
-    slow = [k for k, r in ratios.items() if r < min_ratio]
+        return PerfGate(verdict="report-only", note=note + skipped_note, **extra)
+    if not found:
+        note = "no sweep point to compare with the reference: report only" + skipped_note
+        return PerfGate(verdict="report-only", note=note, **extra)
+    how = "interleaved with the reference" if interleaved else "reference measured apart"
+    line = base["min_ratio"]
+    slow = [p for p in found.values() if p.verdict == "fail"]
     if slow:
-        note = f"below {min_ratio:g}x the reference at {', '.join(slow)}"
-        return PerfGate(verdict="fail", min_ratio=min_ratio, ratios=ratios, note=note)
-    return PerfGate(verdict="pass", min_ratio=min_ratio, ratios=ratios)
+        where = ", ".join(f"{p.point} {ratio_text(p.ratio, p.low, p.high)}" for p in slow)
+        note = f"below {line:g}x the reference at {where} ({how}){skipped_note}"
+        return PerfGate(verdict="fail", note=note, **extra)
+    unsure = [p for p in found.values() if p.verdict == "inconclusive"]
+    if unsure:
+        parts = []
+        for p in unsure:
+            more = (
+                "the ratio sits on the line"
+                if p.needed_trials == 0
+                else f"about {p.needed_trials} trials would decide"
+            )
+            parts.append(f"{p.point} {ratio_text(p.ratio, p.low, p.high)}: {more}")
+        note = f"straddles {line:g}x at {'; '.join(parts)} ({how}){skipped_note}"
+        return PerfGate(verdict="inconclusive", note=note, **extra)
+    return PerfGate(verdict="pass", note=how + skipped_note, **extra)

@@ -32,17 +32,20 @@ def index_entry(
     reason: str,
     gates_json: Mapping[str, Any],
     weights: Mapping[str, Any] | None = None,
-    throughput: float | None = None,
+    throughput: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One cell's entry of the release index."""
+    """One cell's entry of the release index; ``throughput``: the peak point's median
+    output tokens/s over its trials, and their range (see :func:`peak_throughput`)."""
     weights = weights or {}
+    peak = throughput or {}
     return {
         "gates": dict(gates_json),
         "weights_bytes": weights.get("bytes"),
         "bits_per_weight": weights.get("bits_per_weight"),
         "weights_key": weights.get("key"),
         "weights_tool": weights.get("tool"),
-        "throughput": throughput,
+        "throughput": peak.get("median"),
+        "throughput_spread": peak.get("spread"),
         "id": cell.id,
         "recipe": cell.recipe,
         "model": loaded.recipe.model.name,
@@ -57,12 +60,22 @@ def index_entry(
     }
 
 
-def peak_throughput(validation: CellValidation, catalog: Catalog) -> float | None:
-    """The highest output throughput (tokens/s) of the cell's perf sweep, if it ran."""
+def peak_throughput(validation: CellValidation, catalog: Catalog) -> dict[str, Any] | None:
+    """The sweep point with the highest median output throughput (tokens/s) of the cell's
+    perf sweep, with the range of its trials; points that generated under half of what was
+    asked are not comparable and never count. None when nothing was measured."""
     perf = judge.document(validation, catalog, "perf")
-    points = (perf or {}).get("points") or []
-    values = [float(p["output_throughput"]) for p in points if p.get("output_throughput")]
-    return max(values) if values else None
+    points = [
+        p
+        for p in (perf or {}).get("points") or []
+        if p.get("output_throughput") and p.get("comparable", True)
+    ]
+    if not points:
+        return None
+    best = max(points, key=lambda p: float(p["output_throughput"]))
+    trials = best.get("output_throughput_trials") or {}
+    spread = [trials["min"], trials["max"]] if trials.get("min") is not None else None
+    return {"median": float(best["output_throughput"]), "spread": spread}
 
 
 def fresh_entry(
@@ -91,7 +104,7 @@ def _stored_entry(cell: Cell, loaded: LoadedRecipe, entry: Mapping[str, Any]) ->
         entry.get("reason", ""),
         entry.get("gates", {}),
         weights,
-        entry.get("throughput"),
+        {"median": entry.get("throughput"), "spread": entry.get("throughput_spread")},
     )
 
 

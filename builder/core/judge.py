@@ -116,7 +116,8 @@ class AccuracyGate:
 
 
 class PerfGate:
-    """Output throughput at every sweep point against the reference's, on like hardware."""
+    """Output throughput at every sweep point against the reference's, on like hardware:
+    the ratio of the medians of repeated trials, with an interval."""
 
     document = "perf.json"
 
@@ -126,9 +127,10 @@ class PerfGate:
             given.reference.docs.get("perf"),
             min_ratio=given.spec.perf.min_ratio,
             is_reference=given.reference.is_self,
+            confidence=given.spec.perf.confidence,
         )
         served_as = given.weights.get("served_as")
-        if served_as and perf.verdict in ("pass", "fail"):
+        if served_as and perf.verdict in ("pass", "fail", "inconclusive"):
             # The engine served a stand-in for the format (e.g. a GGUF file dequantized):
             # its speed says nothing about the variant's, so it is reported, never gated.
             note = f"weights {served_as}: speed is not the format's; report only"
@@ -139,6 +141,8 @@ class PerfGate:
         return [f"throughput {verdicts['note']}"] if verdicts.get("verdict") == "fail" else []
 
     def doubts(self, verdicts: Any) -> list[str]:
+        if verdicts.get("verdict") == "inconclusive":
+            return [f"throughput inconclusive: {verdicts['note']}"]
         return []
 
     def baseline(self, spec: ValidateSpec) -> str | None:

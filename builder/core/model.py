@@ -276,19 +276,39 @@ class PerfSpec:
     scenarios: list[PerfScenario] = field(
         default_factory=lambda: [
             PerfScenario(input_len=1024, output_len=1024),
-            PerfScenario(input_len=4096, output_len=1024),
+            PerfScenario(input_len=1024, output_len=8192),
+            PerfScenario(input_len=8192, output_len=1024),
         ],
-        metadata=_doc("Request shapes (FlagRelease measures 1k/1k and 4k/1k)"),
+        metadata=_doc("Request shapes (FlagRelease and InferenceX: 1k/1k, 1k/8k, 8k/1k)"),
     )
     concurrency: list[int] = field(
-        default_factory=lambda: [1, 4, 16, 64], metadata=_doc("Concurrent requests per point")
+        default_factory=lambda: [1, 2, 4, 8, 16, 32, 64, 128, 256],
+        metadata=_doc("Concurrent requests per point (InferenceX sweeps 1 to 256)"),
     )
     prompts_per_point: int = field(
-        default=4, metadata=_doc("Requests per point, as a multiple of its concurrency")
+        default=4, metadata=_doc("Requests per point and trial, as a multiple of its concurrency")
+    )
+    trials: int = field(
+        default=3,
+        metadata=_doc(
+            "Times each point is measured (3-100); the gate compares the medians of the "
+            "trials with an interval"
+        ),
     )
     min_ratio: float = field(
         default=0.8,
         metadata=_doc("Throughput each point must reach, as a share of the reference's (0-1)"),
+    )
+    confidence: float = field(
+        default=0.95,
+        metadata=_doc("Confidence of the throughput ratio's interval (0.5-0.999)"),
+    )
+    interleave: bool = field(
+        default=True,
+        metadata=_doc(
+            "Measure the reference again in alternation with the cell (ABAB) when its chip "
+            "and engine are on the same host"
+        ),
     )
 
 

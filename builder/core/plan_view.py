@@ -123,11 +123,47 @@ def github_shards(
     return result
 
 
-def github_outputs(plan: Plan, catalog: Catalog, shards: int) -> str:
-    """``$GITHUB_OUTPUT`` lines: ``shard<i>=<matrix>``, ``shard<i>-size=<n>`` and ``cells=<n>``."""
-    lines = []
-    for index, matrix in enumerate(github_shards(plan, catalog, shards)):
-        lines.append(f"shard{index}={json.dumps(matrix, separators=(',', ':'))}")
-        lines.append(f"shard{index}-size={len(matrix['include'])}")
-    lines.append(f"cells={len(plan.cells)}")
+def shard_count(cells: int, limit: int = MATRIX_LIMIT) -> int:
+    """How many shards of at most ``limit`` cells a plan of ``cells`` cells needs."""
+    return max(1, -(-cells // limit))
+
+
+def github_handoff(
+    plan: Plan, shards: int | None = None, *, limit: int = MATRIX_LIMIT, check: bool = True
+) -> str:
+    """``$GITHUB_OUTPUT`` lines of the release workflow's plan job: ``shards`` (the shard
+    indices, a JSON list), ``shard-count`` and ``cells``. No cell is listed: each shard job
+    recomputes its own cells from the same commit (:func:`github_shard_output`), so the
+    hand-off stays a few bytes whatever the plan's size (GitHub caps a job's outputs at
+    1 MB). ``shards``: a fixed count (default: computed, at most ``limit`` cells each).
+    GitHub also runs at most ``limit`` jobs of one matrix, so the shard matrix holds at
+    most ``limit`` shards: ``limit`` squared cells in one workflow run (``check=False``
+    makes the lines anyway, for measuring them)."""
+    count = shards or shard_count(len(plan.cells), limit)
+    if count < 1:
+        msg = f"--shards {count}: must be at least 1"
+        raise UsageError(msg)
+    if check and count > limit:
+        msg = (
+            f"{len(plan.cells)} cells need {count} shards, and GitHub runs at most {limit} "
+            f"jobs of one matrix ({limit * limit} cells a workflow run): release fewer "
+            "recipes at a time (recipe=...)"
+        )
+        raise UsageError(msg)
+    lines = [
+        f"shards={json.dumps(list(range(count)), separators=(',', ':'))}",
+        f"shard-count={count}",
+        f"cells={len(plan.cells)}",
+    ]
     return "\n".join(lines) + "\n"
+
+
+def github_shard_output(plan: Plan, catalog: Catalog, index: int, shards: int) -> str:
+    """``$GITHUB_OUTPUT`` lines of one shard job: ``matrix`` (its cells, as
+    ``strategy.matrix`` takes them) and ``size``."""
+    if not 0 <= index < shards:
+        msg = f"--shard {index}: must be between 0 and {shards - 1} (--shards {shards})"
+        raise UsageError(msg)
+    matrix = github_shards(plan, catalog, shards)[index]
+    body = json.dumps(matrix, separators=(",", ":"))
+    return f"matrix={body}\nsize={len(matrix['include'])}\n"

@@ -40,8 +40,21 @@ class Project:
         path = (self.root / relative).resolve()
         if not path.is_relative_to(self.root.resolve()):
             msg = f"{key}: {relative!r} is outside the project root {self.root}"
+            link = _first_link(self.root, relative)
+            if link is not None:
+                msg += f" ({link.relative_to(self.root)} is a symbolic link)"
             raise UsageError(msg)
         return path
+
+
+def _first_link(root: Path, relative: str) -> Path | None:
+    """The first folder on the way from ``root`` to ``relative`` that is a symbolic link."""
+    here = root
+    for part in Path(relative).parts:
+        here = here / part
+        if here.is_symlink():
+            return here
+    return None
 
 
 def find_root(start: Path) -> Path:

@@ -189,6 +189,9 @@ def _range_problems(spec: ValidateSpec) -> Iterable[tuple[str, str]]:
         ("validate.accuracy.confidence", accuracy.confidence, 0.5, 0.999),
         ("validate.perf.prompts_per_point", perf.prompts_per_point, 1, 1000),
         ("validate.perf.min_ratio", perf.min_ratio, 0, 1),
+        # Fewer than three trials leave no spread to judge a ratio by.
+        ("validate.perf.trials", perf.trials, 3, 100),
+        ("validate.perf.confidence", perf.confidence, 0.5, 0.999),
     ]
     for i, scenario in enumerate(perf.scenarios):
         bounds.append((f"validate.perf.scenarios[{i}].input_len", scenario.input_len, 1, 1 << 20))

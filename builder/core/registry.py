@@ -38,6 +38,9 @@ class Registry(Generic[P]):
         # The package's own __path__ list: a test (or a site) that extends it adds plugins.
         self._path = path
         self.provides = tuple(provides)
+        # Plugins already imported and checked: a plan of 100,000 cells asks for the same
+        # few thousands of times, and listing the package each time would dominate it.
+        self._loaded: dict[str, P] = {}
 
     def names(self) -> tuple[str, ...]:
         """Every plugin's name, sorted (modules are listed, not imported)."""
@@ -59,6 +62,9 @@ class Registry(Generic[P]):
 
     def get(self, name: str) -> P:
         """The plugin ``name``, imported and checked against the kind's Protocol."""
+        found = self._loaded.get(name)
+        if found is not None:
+            return found
         if name not in self:
             raise ConfigError(self.unknown(name))
         module = importlib.import_module(f"{self.package}.{name}")
@@ -69,7 +75,8 @@ class Registry(Generic[P]):
                 f"{', '.join(missing)}, which every {self.kind} must"
             )
             raise ConfigError(msg)
-        return cast(P, module)
+        self._loaded[name] = cast(P, module)
+        return self._loaded[name]
 
     def modules(self) -> dict[str, ModuleType]:
         """Every plugin, imported (for conformance tests and listings)."""

@@ -24,6 +24,7 @@ from builder.core.catalog_model import Catalog, ChipConf, EngineConf
 from builder.core.cells import Cell, LoadedRecipe, cell_json
 from builder.core.engines import model_reference, serve_command
 from builder.core.judge import suite_of
+from builder.core.model import Recipe
 from builder.core.plain import as_dict
 from builder.core.variants import VariantSpec, variant_spec
 from builder.errors import ConfigError
@@ -78,12 +79,15 @@ def source_parts(source: str) -> dict[str, str]:
 
 
 def _evaluation(
-    cell: Cell, validation: Mapping[str, Any] | None, catalog: Catalog
+    cell: Cell, validation: Mapping[str, Any] | None, catalog: Catalog, recipe: Recipe
 ) -> dict[str, Any]:
-    """The card's results: accuracy and perf rows, model-index entries, the reference."""
+    """The card's results: accuracy and perf rows (with the perf note and confidence),
+    model-index entries, the reference."""
     return {
         "accuracy": evaluation.accuracy_rows(validation),
         "perf": evaluation.perf_rows(validation, suite_of(catalog, "perf")),
+        "perf_note": evaluation.perf_note(validation),
+        "perf_confidence": recipe.validate.perf.confidence,
         "model_index": evaluation.model_index(
             cell.release_name, validation, suite_of(catalog, "accuracy")
         ),
@@ -146,7 +150,7 @@ def context(
         "deploy": _deploy_context(cell, chip, engine),
         "validation": dict(validation) if validation is not None else None,
         "runtime": (validation or {}).get("runtime") or {},
-        "evaluation": _evaluation(cell, validation, catalog),
+        "evaluation": _evaluation(cell, validation, catalog, recipe),
     }
 
 

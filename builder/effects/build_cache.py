@@ -89,7 +89,8 @@ def load_record(cache_dir: Path, cell_id: str) -> dict[str, Any] | None:
 
 
 def save_record(cache_dir: Path, cell_id: str, record: Mapping[str, Any]) -> None:
-    fs.write_atomic(cache_dir / "cells" / f"{cell_id}.json", dumps(record).encode())
+    # Not fsynced: a lost record only costs the reuse message (the next run says "build").
+    fs.write_atomic(cache_dir / "cells" / f"{cell_id}.json", dumps(record).encode(), durable=False)
 
 
 def load_validation(cache_dir: Path, key: str) -> tuple[dict[str, Any], dict[str, bytes]] | None:

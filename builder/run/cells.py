@@ -9,6 +9,7 @@ is cached by its render key (templates, recipe texts, the validation it shows).
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from builder.core import judge, report
+from builder.core.cells import Plan
 from builder.core.index import VARIANT_MARKERS, manifest
 from builder.core.judge import Reference
 from builder.core.keys import ResolvedCell
@@ -25,8 +27,9 @@ from builder.core.render import render_cell
 from builder.core.results import CellValidation, validation_from_json
 from builder.core.values import source_fields
 from builder.effects import build_cache, fs, plots
+from builder.effects.suites import PeerStarter
 from builder.run.reference import find_reference
-from builder.run.validate import now, validate_cell
+from builder.run.validate import now, peer_starter, validate_cell
 from builder.session import Session
 
 Stage = Literal["render", "validate", "release"]
@@ -134,6 +137,11 @@ def _validation(
     if stage == "render":
         return CellValidation(cell=cell.id, status="rendered", reason="not validated"), None, ""
     hit = build_cache.load_validation(session.cache_dir, resolved.keys.validation_key)
+    against = _measured_against(hit[1]) if hit is not None else None
+    if against is not None:
+        peer = _reference_peer(session, resolved)
+        if peer is None or peer.key != against:
+            hit = None  # its perf trials were interleaved with another build of the reference
     if hit is not None:
         data, files = hit
         validation = validation_from_json(data)
@@ -146,8 +154,15 @@ def _validation(
         return validation, files.get("engine.log"), reused
     work = session.out_dir / ".work" / cell.id
     shutil.rmtree(work, ignore_errors=True)
+    peer = _reference_peer(session, resolved)
     validation = validate_cell(
-        session.project, session.catalog, resolved, session.out_dir, work, session.runtime
+        session.project,
+        session.catalog,
+        resolved,
+        session.out_dir,
+        work,
+        session.runtime,
+        reference=peer,
     )
     record_engine_version(session, resolved, validation)
     log_path = work / "engine.log"
@@ -185,29 +200,59 @@ def record_engine_version(
     )
 
 
+def _reference_peer(session: Session, resolved: ResolvedCell) -> PeerStarter | None:
+    """The reference cell's engine as a peer the cell's suites may start beside their own
+    (perf measures both in alternation), when the reference can run on this host."""
+    ref_id = resolved.cell.reference
+    if ref_id is None or ref_id == resolved.id:
+        return None
+    found = [c for c in session.full_plan.cells if c.id == ref_id]
+    if not found:
+        return None
+    plan = Plan(cells=tuple(found), excluded=(), recipes=session.full_plan.recipes)
+    reference = session.resolved(plan)[0]
+    return peer_starter(
+        session.project, session.catalog, reference, session.out_dir, session.runtime
+    )
+
+
+def _measured_against(files: Mapping[str, bytes]) -> str | None:
+    """The reference build (validation key) a cached perf result was interleaved with."""
+    raw = files.get(f"{SUITE_FILE}perf.perf.json")
+    try:
+        interleaved = json.loads(raw).get("interleaved") if raw else None
+    except ValueError:
+        return None
+    key = (interleaved or {}).get("key") if isinstance(interleaved, dict) else None
+    return str(key) if key else None
+
+
 def _suite_files(files: Mapping[str, bytes], suite: str) -> dict[str, bytes]:
     prefix = f"{SUITE_FILE}{suite}."
     return {k[len(prefix) :]: v for k, v in files.items() if k.startswith(prefix)}
 
 
-def write_cell(session: Session, one: Judged, commit: Mapping[str, Any], table: str) -> Outcome:
-    """Write a judged cell's folder, or keep it when the render cache already has it."""
+def write_cell(
+    session: Session, one: Judged, commit: Mapping[str, Any], table: str, batch: fs.DirBatch
+) -> Outcome:
+    """Write a judged cell's folder (staged in ``batch``, swapped in when it commits), or
+    keep it when the render cache already has it."""
     resolved, validation, reused = one.resolved, one.validation, one.reused
     target = session.out_dir / resolved.recipe.name / resolved.id
     if not one.cached:
-        fs.write_dir_atomic(target, payload(session, one, commit, table), modes=MODES)
+        batch.stage(target, payload(session, one, commit, table), modes=MODES)
         return Outcome(cell=resolved, validation=validation)
     cache_dir = session.cache_dir
     render_key = resolved.keys.render_key({**validation.to_json(), "variant_table": table})
     record = build_cache.load_record(cache_dir, resolved.id)
-    if _restore(cache_dir, render_key, target):
+    if _restore(cache_dir, render_key, target, batch):
         if record is not None and record.get("render_key") == render_key:
             since = f"cached since {record['created_at']}"
             return Outcome(cell=resolved, validation=validation, reused=since)
         reused = reused or "render cached"
     else:
         files = payload(session, one, commit, table)
-        fs.write_dir_atomic(target, files, modes=MODES)
+        batch.stage(target, files, modes=MODES)
         build_cache.save_render(cache_dir, render_key, files, MODES)
     new_record = {
         "cell": resolved.id,
@@ -217,7 +262,8 @@ def write_cell(session: Session, one: Judged, commit: Mapping[str, Any], table: 
         "status": validation.status,
         "created_at": now(),
     }
-    build_cache.save_record(cache_dir, resolved.id, new_record)
+    # Recorded once its folder is in place (the batch swaps it in first).
+    batch.then(lambda: build_cache.save_record(cache_dir, resolved.id, new_record))
     return Outcome(cell=resolved, validation=validation, reused=reused)
 
 
@@ -261,7 +307,7 @@ def payload(
     return files
 
 
-def _restore(cache_dir: Path, render_key: str, target: Path) -> bool:
+def _restore(cache_dir: Path, render_key: str, target: Path, batch: fs.DirBatch) -> bool:
     """Whether ``target`` holds the cached render ``render_key`` (copied in if need be);
     an entry whose files do not match their manifest is not used."""
     if not build_cache.has_render(cache_dir, render_key):
@@ -271,5 +317,5 @@ def _restore(cache_dir: Path, render_key: str, target: Path) -> bool:
     files = build_cache.load_render(cache_dir, render_key)
     if build_cache.manifest_problem(files):
         return False
-    fs.write_dir_atomic(target, files, modes=MODES)
+    batch.stage(target, files, modes=MODES)
     return True

@@ -21,7 +21,7 @@ from builder.core.matrix import Selection, expand, incompatibility
 from builder.core.recipes import load_recipes, recipe_files
 from builder.core.render import render_cell
 from builder.core.values import unpinned_sources
-from builder.effects.hadolint import hadolint
+from builder.effects.hadolint import hadolint_batch
 from builder.errors import Problem, RecipeError, SourceLoc
 
 
@@ -93,9 +93,12 @@ def dockerfile_problems(loaded: LoadedRecipe, catalog: Catalog, root: Path) -> I
     for chip in sorted({c.chip for c in plan.cells}):
         for message in waiver_problems(catalog.chips[chip].hadolint_waivers):
             yield Problem(loc=SourceLoc(file=f"conf/chip/{chip}.yaml"), key="", message=message)
-    for cell in plan.cells:
-        dockerfile = render_cell(root / "templates", cell, loaded, catalog)["Dockerfile"]
-        for finding in unwaived(hadolint(dockerfile), catalog.chips[cell.chip].hadolint_waivers):
+    dockerfiles = [
+        render_cell(root / "templates", c, loaded, catalog)["Dockerfile"] for c in plan.cells
+    ]
+    found_all = hadolint_batch(dockerfiles, None)  # in memory: lint writes nothing
+    for cell, found in zip(plan.cells, found_all, strict=True):
+        for finding in unwaived(found, catalog.chips[cell.chip].hadolint_waivers):
             yield Problem(
                 loc=SourceLoc(file=loaded.file),
                 key=cell.id,

@@ -12,7 +12,8 @@ that died mid-write. A cell that fails never stops the others.
   against their manifests, and gate them again against their references now in out/;
 - ``tables``: each model's variant table, from every cell's result (cells not in this run
   keep their indexed results), since every card shows it;
-- ``write``: write each cell's folder (through the render cache);
+- ``write``: write each cell's folder (through the render cache), all staged first and
+  swapped in, in order, after one sync;
 - ``lint``: hadolint on each rendered Dockerfile (findings are warnings here);
 - ``index``: out/release.json, the report, the catalog page and the README table.
 """
@@ -30,7 +31,7 @@ from builder.core.keys import ResolvedCell
 from builder.core.log import Log
 from builder.core.results import CellValidation
 from builder.effects import fs, gittree, killpoint, orphans
-from builder.effects.hadolint import hadolint
+from builder.effects.hadolint import hadolint_batch
 from builder.errors import BuilderError, OutputError
 from builder.run import assemble
 from builder.run.cells import Judged, Outcome, Stage, judge_cell, judge_merged, write_cell
@@ -91,17 +92,35 @@ def tables(run: Run) -> None:
 
 def write(run: Run) -> None:
     commit = gittree.recipes_commit(run.session.project.root)
-    for one in run.judged:
-        table = run.tables.get(one.resolved.recipe.name, "")
-        run.outcomes.append(write_cell(run.session, one, commit, table))
-        killpoint.point("cell-done")
+    # Every cell folder is staged first and swapped in after one sync for all of them
+    # (fs.DirBatch), instead of an fsync for every file of every cell.
+    batch = fs.DirBatch()
+    try:
+        for one in run.judged:
+            table = run.tables.get(one.resolved.recipe.name, "")
+            run.outcomes.append(write_cell(run.session, one, commit, table, batch))
+            batch.then(lambda: killpoint.point("cell-done"))
+        batch.commit()
+    finally:
+        batch.discard()
 
 
 def lint(run: Run) -> None:
-    for outcome in run.outcomes:
-        cell = outcome.cell.cell
-        folder = run.session.out_dir / cell.recipe / cell.id
-        _lint_dockerfile(run, folder / "Dockerfile", cell.id, cell.chip)
+    """hadolint on each rendered Dockerfile: findings are warnings here, errors in lint.
+    Every distinct Dockerfile not linted before goes to one hadolint process."""
+    cells = [o.cell.cell for o in run.outcomes]
+    try:
+        texts = [
+            (run.session.out_dir / c.recipe / c.id / "Dockerfile").read_text(encoding="utf-8")
+            for c in cells
+        ]
+        found = hadolint_batch(texts, run.session.cache_dir)
+    except (BuilderError, OSError) as exc:
+        run.log(f"    hadolint: not run: {exc}")
+        return
+    for cell, findings in zip(cells, found, strict=True):
+        for finding in unwaived(findings, run.session.catalog.chips[cell.chip].hadolint_waivers):
+            run.log(f"    {cell.id}: hadolint: {finding}")
 
 
 def write_index(run: Run) -> None:
@@ -173,17 +192,6 @@ def _log_weights(validation: CellValidation, log: Log) -> None:
             f"    weights {str(weights['key'])[:12]}: {weights['bytes']:,} bytes, "
             f"{weights.get('bits_per_weight')} bits/weight, by {weights['tool']}"
         )
-
-
-def _lint_dockerfile(run: Run, path: Path, cell_id: str, chip: str) -> None:
-    """hadolint on a rendered Dockerfile: findings are warnings here, errors in lint."""
-    try:
-        findings = hadolint(path.read_text(encoding="utf-8"))
-    except (BuilderError, OSError) as exc:
-        run.log(f"    {cell_id}: hadolint: not run: {exc}")
-        return
-    for finding in unwaived(findings, run.session.catalog.chips[chip].hadolint_waivers):
-        run.log(f"    {cell_id}: hadolint: {finding}")
 
 
 def _reason(validation: CellValidation) -> str:

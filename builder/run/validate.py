@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from builder.core.results import CellValidation, SuiteResult
 from builder.effects import host, variants
 from builder.effects.engine_runtime import RunningEngine, engine_env, is_secret, running_engine
 from builder.effects.suites import REGISTRY as SUITES
-from builder.effects.suites import SuiteContext
+from builder.effects.suites import Peer, PeerStarter, SuiteContext
 from builder.errors import BuilderError, ConfigError
 from builder.run.container import engine_in_image
 
@@ -81,8 +81,11 @@ def validate_cell(
     out_dir: Path,
     work: Path,
     runtime: Runtime = "host",
+    *,
+    reference: PeerStarter | None = None,
 ) -> CellValidation:
-    """Run the recipe's suites against one engine start, or say which runner is needed."""
+    """Run the recipe's suites against one engine start, or say which runner is needed;
+    ``reference`` lets suites start the reference cell's engine beside this one."""
     waiting = awaiting(catalog, resolved, runtime)
     if waiting is not None:
         return dataclasses.replace(waiting, runtime={"kind": runtime})
@@ -108,7 +111,9 @@ def validate_cell(
                 "argv": list(running.command.argv),
                 "startup_s": round(running.startup_s, 2),
             }
-            _run_suites(project, catalog, resolved, running, weights, work, cache_dir, suites)
+            _run_suites(
+                project, catalog, resolved, running, weights, work, cache_dir, suites, reference
+            )
     except (BuilderError, OSError) as exc:
         reason = str(exc)
     else:
@@ -174,6 +179,31 @@ def weights_info(weights: variants.Weights) -> dict[str, Any]:
     return {"weights_bytes": weights.record["bytes"], "weights": summary}
 
 
+def peer_starter(
+    project: Project,
+    catalog: Catalog,
+    reference: ResolvedCell,
+    out_dir: Path,
+    runtime: Runtime = "host",
+) -> PeerStarter | None:
+    """How a cell's suites may start ``reference``'s engine beside their own, the way the
+    cell's runs (its image, or a process): only when its chip and engine are here. Its
+    weights come from the variant cache (made once)."""
+    if awaiting(catalog, reference, runtime) is not None:
+        return None
+    cache_dir = out_dir / ".cache"
+
+    @contextlib.contextmanager
+    def start(work: Path) -> Iterator[Peer]:
+        weights = serving_weights(project, catalog, reference, cache_dir, work)
+        ran: dict[str, Any] = {"kind": runtime}
+        with _engine(project, catalog, reference, weights, work, cache_dir, ran) as running:
+            engine = catalog.engines[reference.cell.engine]
+            yield Peer(engine=running, engine_conf=engine, tokenizer_dir=weights.tokenizer_dir)
+
+    return PeerStarter(cell=reference.id, key=reference.keys.validation_key, start=start)
+
+
 def _run_suites(
     project: Project,
     catalog: Catalog,
@@ -183,6 +213,7 @@ def _run_suites(
     work: Path,
     cache_dir: Path,
     results: list[SuiteResult],
+    reference: PeerStarter | None,
 ) -> None:
     """Every suite of the recipe in order, into ``results``; the engine must outlive each."""
     cell = resolved.cell
@@ -202,6 +233,7 @@ def _run_suites(
             tasks_dir=project.root / "tasks",
             env=engine_env({**chip.env, **engine.env}, cache_dir),
             identity=identity(catalog, resolved),
+            reference=reference,
         )
         result = SUITES.get(name).run(ctx)
         _check_declared(result, suite.files, project.conf_dir / "suite" / f"{name}.yaml")

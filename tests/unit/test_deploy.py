@@ -92,7 +92,7 @@ def test_a_container_gets_no_credentials_and_the_weights_read_only(catalog: Cata
     mounts = [argv[i + 1] for i, a in enumerate(argv) if a == "-v"]
     assert mounts == ["/data/models/Demo:/models/Demo-nvidia-vllm:ro"]
     assert argv[argv.index("-p") + 1] == "8000:8000"
-    assert argv[-3:] == [target.image, "--tensor-parallel-size", "2"]
+    assert argv[-2:] == [target.image, "--tensor-parallel-size=2"]
 
 
 def test_validation_binds_loopback_on_the_hosts_network(catalog: Catalog) -> None:

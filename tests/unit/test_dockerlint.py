@@ -8,7 +8,8 @@ import pytest
 
 from builder.cli import main
 from builder.core.dockerlint import Finding, unwaived, waiver_problems
-from builder.effects.hadolint import hadolint
+from builder.effects import hadolint as hadolint_module
+from builder.effects.hadolint import hadolint, hadolint_batch
 
 
 @pytest.mark.integration
@@ -22,6 +23,25 @@ def test_hadolint_runs_and_reports() -> None:
 def test_inline_ignore_pragmas_do_not_count() -> None:
     text = "FROM python:3.11\n# hadolint ignore=DL3000\nWORKDIR app\n"
     assert [f.code for f in hadolint(text)] == ["DL3000"]
+
+
+@pytest.mark.integration
+def test_batched_findings_go_to_their_own_dockerfile_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small chunks: several hadolint processes at once, and findings still land on the
+    # Dockerfile they are about, the same as one run each; repeats are linted once.
+    monkeypatch.setattr(hadolint_module, "CHUNK", 3)
+    monkeypatch.setattr(hadolint_module, "_SEEN", {})
+    clean = "FROM python:3.11\nWORKDIR /app\n"
+    texts = [clean if n % 3 else f"FROM python:3.11\n# {n}\nWORKDIR app{n}\n" for n in range(40)]
+    texts += texts[:5]
+    batched = hadolint_batch(texts, tmp_path)
+    assert batched == [hadolint(t) for t in texts]
+    assert [bool(found) for found in batched] == [n % 3 == 0 for n in [*range(40), *range(5)]]
+    assert len(list((tmp_path / "lint").glob("*.json"))) == len(set(texts))
+    monkeypatch.setattr(hadolint_module, "_SEEN", {})
+    assert hadolint_batch(texts, tmp_path) == batched  # from the cache on disk
 
 
 def test_waivers_need_a_rule_and_a_reason() -> None:

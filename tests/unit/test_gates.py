@@ -120,29 +120,6 @@ def test_provenance_mismatch_lists_each_differing_key() -> None:
     assert [p.split(":")[0] for p in problems] == ["lm_eval_version", "limit"]
 
 
-def point(throughput: float, concurrency: int = 4) -> dict[str, Any]:
-    return {
-        "input_len": 64,
-        "output_len": 16,
-        "concurrency": concurrency,
-        "output_throughput": throughput,
-    }
-
-
-def test_perf_gate_compares_each_point_on_comparable_hardware() -> None:
-    ref = {"hardware": "cpu: x", "points": [point(100.0, 1), point(100.0, 4)]}
-    good = {"hardware": "cpu: x", "points": [point(95.0, 1), point(85.0, 4)]}
-    slow = {"hardware": "cpu: x", "points": [point(95.0, 1), point(70.0, 4)]}
-    assert gates.perf_gate(good, ref, min_ratio=0.8, is_reference=False).verdict == "pass"
-    failed = gates.perf_gate(slow, ref, min_ratio=0.8, is_reference=False)
-    assert failed.verdict == "fail"
-    assert "64/16@4" in failed.note
-    elsewhere = {**slow, "hardware": "nvidia: y"}
-    other = gates.perf_gate(elsewhere, ref, min_ratio=0.8, is_reference=False)
-    assert other.verdict == "report-only"
-    assert "not comparable" in other.note
-
-
 def test_settle_orders_failed_over_inconclusive_over_passed() -> None:
     ok = CellValidation(cell="c", status="passed")
     fail = {"verdict": "fail", "task": "t", "metric": "m", "note": "n"}

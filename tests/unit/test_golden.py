@@ -20,7 +20,7 @@ from builder.core.cells import Cell, Plan
 from builder.core.index import index_entry, manifest
 from builder.core.matrix import Selection, expand
 from builder.core.plain import dumps
-from builder.core.plan_view import github_outputs
+from builder.core.plan_view import github_handoff, github_shard_output
 from builder.core.recipes import load_recipes, parse_recipe, recipe_files
 from builder.core.render import render_cell
 from builder.core.report import release_table
@@ -45,7 +45,12 @@ POINT = {
     "ttft_ms": {"mean": 50.0, "p50": 48.0, "p90": 70.0, "p99": 80.0},
     "tpot_ms": {"mean": 20.0, "p50": 19.5, "p90": 25.0, "p99": 30.0},
     "itl_ms": {"mean": 20.0, "p50": 19.0, "p90": 25.0, "p99": 31.0},
+    "trial_count": 3,
+    "trials": [{"output_throughput": t, "completed": 8} for t in (39.0, 40.0, 41.5)],
+    "output_throughput_trials": {"median": 40.0, "min": 39.0, "max": 41.5},
+    "comparable": True,
 }
+REF_TRIALS = [{"output_throughput": t, "completed": 8} for t in (41.0, 42.0, 43.0)]
 _ACCURACY = gates.compare(
     "tiny_arith_gen",
     {"metric": "exact_match", "value": 0.97, "n": 100, "samples": {}},
@@ -55,7 +60,7 @@ _ACCURACY = gates.compare(
 )
 _PERF = gates.perf_gate(
     {"hardware": "cpu", "points": [POINT]},
-    {"hardware": "cpu", "points": [{**POINT, "output_throughput": 42.0}]},
+    {"hardware": "cpu", "points": [{**POINT, "output_throughput": 42.0, "trials": REF_TRIALS}]},
     min_ratio=0.8,
     is_reference=False,
 )
@@ -164,8 +169,10 @@ def test_manifest(plan: Plan, catalog: Catalog) -> None:
 
 
 def test_github_matrix(plan: Plan, catalog: Catalog) -> None:
-    """The $GITHUB_OUTPUT lines the release workflow's plan job hands its shards."""
-    check_golden("github-matrix.txt", github_outputs(plan, catalog, 4))
+    """The $GITHUB_OUTPUT lines the release workflow's plan job hands its shard jobs, and
+    the lines of the first of four shard jobs (its cells, recomputed from the plan)."""
+    text = github_handoff(plan, 4) + github_shard_output(plan, catalog, 0, 4)
+    check_golden("github-matrix.txt", text)
 
 
 def test_readme_table(plan: Plan) -> None:
@@ -186,8 +193,11 @@ def test_readme_table(plan: Plan) -> None:
 def test_catalog_page(plan: Plan, catalog: Catalog) -> None:
     recipes = {r.name: r for r in plan.recipes}
     measured = {
-        "tiny-llama.cpu.bf16.transformers": ({"bytes": 2_400_000, "bits_per_weight": 32.0}, 42.0),
-        PASSED_GGUF.cell: (GGUF_WEIGHTS, 40.0),
+        "tiny-llama.cpu.bf16.transformers": (
+            {"bytes": 2_400_000, "bits_per_weight": 32.0},
+            {"median": 42.0, "spread": [41.0, 43.0]},
+        ),
+        PASSED_GGUF.cell: (GGUF_WEIGHTS, {"median": 40.0, "spread": [39.0, 41.5]}),
     }
     entries = {
         c.id: index_entry(

@@ -7,6 +7,7 @@ tests/integration/test_scaleout.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,7 +16,8 @@ import pytest
 
 from builder.cli import main
 from builder.core import keys as cache
-from builder.core.plan_view import github_matrix, github_shards
+from builder.core.cells import Cell, Plan
+from builder.core.plan_view import github_handoff, github_matrix, github_shards
 from builder.errors import OutputError, UsageError
 from builder.run import pipeline
 from builder.run.cells import Outcome
@@ -189,13 +191,51 @@ def test_shards_split_the_matrix_in_order() -> None:
         github_shards(loaded.plan, loaded.catalog, 2, limit=8)
 
 
-def test_github_outputs_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan", "--format", "github", "--shards", "2", "--root", str(ROOT)]) == 0
-    lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
-    assert set(lines) == {"shard0", "shard0-size", "shard1", "shard1-size", "cells"}
-    cells = json.loads(lines["shard0"])["include"] + json.loads(lines["shard1"])["include"]
-    assert len(cells) == int(lines["cells"])
-    assert int(lines["shard0-size"]) + int(lines["shard1-size"]) == len(cells)
+def output_lines(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, str]:
+    assert main(["plan", "--format", "github", *argv, "--root", str(ROOT)]) == 0
+    return dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines())
+
+
+def test_github_hands_over_shard_indices_and_each_shard_recomputes_its_cells(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    handoff = output_lines(capsys, "--shards", "2")
+    assert set(handoff) == {"shards", "shard-count", "cells"}
+    assert json.loads(handoff["shards"]) == [0, 1]
+    cells = []
+    for index in json.loads(handoff["shards"]):
+        shard = output_lines(capsys, "--shard", str(index), "--shards", handoff["shard-count"])
+        assert set(shard) == {"matrix", "size"}
+        found = json.loads(shard["matrix"])["include"]
+        assert len(found) == int(shard["size"])
+        cells += found
+    assert [c["id"] for c in cells] == [
+        c["id"] for c in json.loads(output_lines_raw(capsys))["include"]
+    ]
+    assert len(cells) == int(handoff["cells"])
+    # auto: as many shards as 256-job matrices need (one, for the shipped recipes).
+    assert json.loads(output_lines(capsys, "--shards", "auto")["shards"]) == [0]
+
+
+def output_lines_raw(capsys: pytest.CaptureFixture[str]) -> str:
+    assert main(["plan", "--format", "github", "--root", str(ROOT)]) == 0
+    return capsys.readouterr().out
+
+
+def test_the_handoff_stays_small_at_any_cell_count() -> None:
+    cells = tuple(dataclasses.replace(cell_of_plan(), recipe=f"r{i}") for i in range(100_000))
+    plan = Plan(cells=cells, excluded=(), recipes=())
+    text = github_handoff(plan, check=False)
+    assert len(text.encode()) < 4096  # GitHub's cap on a job's outputs is 1 MB
+    assert "shard-count=391" in text
+    # 391 shard jobs are more than one matrix runs: said before anything starts.
+    with pytest.raises(UsageError, match="at most 256 jobs"):
+        github_handoff(plan)
+
+
+def cell_of_plan() -> Cell:
+    loaded = load(ROOT, ["recipe=tiny-llama"])
+    return loaded.plan.cells[0]
 
 
 def test_assemble_refuses_files_that_do_not_match_their_manifest(

@@ -55,17 +55,25 @@ def test_actionlint_catches_a_broken_workflow(tmp_path: Path) -> None:
     """The check above can fail: a typo in an expression is reported."""
     folder = tmp_path / ".github" / "workflows"
     folder.mkdir(parents=True)
-    text = (WORKFLOWS / "build-cells.yml").read_text().replace("inputs.matrix", "inputs.matrx")
+    original = (WORKFLOWS / "build-cells.yml").read_text()
+    text = original.replace("inputs.shards", "inputs.shrds")
+    assert text != original  # the typo is really planted
     (folder / "build-cells.yml").write_text(text)
     done = lint(folder / "build-cells.yml")
     assert done.returncode != 0
-    assert "matrx" in done.stdout
+    assert "shrds" in done.stdout
 
 
 def test_cells_fan_out_to_their_chips_runners_without_fail_fast() -> None:
     job = workflow("build-cells.yml")["jobs"]["cell"]
     assert job["strategy"]["fail-fast"] is False
-    assert job["strategy"]["matrix"] == "${{ fromJSON(inputs.matrix) }}"
+    assert job["strategy"]["matrix"] == "${{ fromJSON(needs.matrix.outputs.matrix) }}"
+    assert job["needs"] == "matrix"
+    # The shard's cells are recomputed from the plan, by index: nothing large is handed over.
+    runs = " ".join(
+        s.get("run", "") for s in workflow("build-cells.yml")["jobs"]["matrix"]["steps"]
+    )
+    assert 'builder plan --format github --shard "$SHARD" --shards "$SHARDS"' in runs
     assert job["runs-on"] == "${{ matrix.runs-on }}"
     upload = next(
         s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact")
@@ -80,12 +88,13 @@ def test_release_shards_the_matrix_and_publishes_only_on_dispatch_or_tag() -> No
     assert "pull_request_target" not in triggers
     jobs = data["jobs"]
     plan_step = next(s for s in jobs["plan"]["steps"] if s.get("id") == "plan")
-    shards = int(plan_step["run"].split("--shards")[1].split()[0])
-    for index in range(shards):
-        job = jobs[f"shard{index}"]
-        assert job["uses"] == "./.github/workflows/build-cells.yml"
-        assert job["with"]["matrix"] == f"${{{{ needs.plan.outputs.shard{index} }}}}"
-    assert set(jobs["assemble"]["needs"]) == {"plan", *(f"shard{i}" for i in range(shards))}
+    # The shard count is computed from the plan, never a number written here.
+    assert "--shards auto" in plan_step["run"]
+    job = jobs["shards"]
+    assert job["uses"] == "./.github/workflows/build-cells.yml"
+    assert job["strategy"]["matrix"]["shard"] == "${{ fromJSON(needs.plan.outputs.shards) }}"
+    assert job["with"]["shard"] == "${{ matrix.shard }}"
+    assert set(jobs["assemble"]["needs"]) == {"plan", "shards"}
     # Only the publish job holds tokens, in a protected environment, and runs no engine.
     publish = jobs["publish"]
     assert publish["if"] == (
@@ -108,7 +117,12 @@ def test_pull_requests_lint_and_diff_into_the_job_summary() -> None:
     assert set(data[True]) == {"pull_request"}
     assert data["permissions"] == {"contents": "read"}
     runs = [s.get("run", "") for s in data["jobs"]["lint"]["steps"]]
-    assert "builder lint --strict" in runs  # unpinned Hub sources fail a pull request
+    assert "builder lint" in [r.split("#")[0].strip() for r in runs]  # every recipe
+    # Unpinned Hub sources fail a pull request in the recipes it adds or changes.
+    assert any(
+        r.startswith("git diff -z --name-only") and r.endswith("xargs -0 -r builder lint --strict")
+        for r in runs
+    )
     assert any(
         r.startswith("builder diff --base") and r.endswith('>> "$GITHUB_STEP_SUMMARY"')
         for r in runs

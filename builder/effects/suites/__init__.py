@@ -13,7 +13,7 @@ from typing import Final, Protocol
 
 from builder.core.registry import Registry
 from builder.core.results import SuiteResult
-from builder.effects.suites._context import SuiteContext
+from builder.effects.suites._context import Peer, PeerStarter, SuiteContext
 
 
 class Suite(Protocol):
@@ -25,7 +25,7 @@ class Suite(Protocol):
         ...
 
 
-__all__ = ["REGISTRY", "Suite", "SuiteContext"]
+__all__ = ["REGISTRY", "Peer", "PeerStarter", "Suite", "SuiteContext"]
 
 REGISTRY: Final = Registry[Suite](
     kind="suite module", package=__name__, path=__path__, provides=("run",)

@@ -5,28 +5,44 @@ are the ones their users compare. Other engines are measured by this module's cl
 streaming completions over httpx + asyncio, one semaphore per sweep point, timing the first
 token (TTFT), the gaps between tokens (ITL), the time per output token after the first (TPOT)
 and the throughput of the whole point. The exact command or request shape goes into perf.json.
+
+Every request asks for exactly the scenario's output length, the way the engine's catalog
+entry says it can (``ignore_eos``, or a generation config with ``min_new_tokens``); what
+was generated is recorded beside what was asked, and a point that generated less than half
+of it is *not comparable*. Each point is measured in ``trials`` repeated trials. When the
+reference cell's engine can run on this host (``ctx.reference``), it is started beside the
+cell's and the trials alternate between the two (ABBA ABBA...), so drift of the machine
+(another job, thermal throttling) hits both sides alike and neither always goes first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-import math
 import random
 import shlex
 import statistics
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from builder.core import perfstats
+from builder.core.catalog_model import EngineConf
 from builder.core.model import PerfScenario
 from builder.core.results import Check, SuiteResult
 from builder.effects import proc
-from builder.effects.suites import SuiteContext
+from builder.effects.engine_runtime import RunningEngine
+from builder.effects.suites import Peer, SuiteContext
+from builder.errors import BuilderError
 
-PERCENTILES = (50, 90, 99)
+PERCENTILES = perfstats.PERCENTILES
+LATENCIES = ("ttft_ms", "tpot_ms", "itl_ms", "e2el_ms")
+# Trial figures: one number per trial, summarised by their median (and range) per point.
+TRIAL_FIGURES = ("output_throughput", "request_throughput", "total_token_throughput")
 # Prompt text: plain words, so every tokenizer makes roughly one token per word. The real
 # prompt length is read back from the server's usage and recorded.
 WORDS = [
@@ -58,55 +74,192 @@ WORDS = [
 ]
 
 
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """One server the sweep measures: the cell's, or the reference's beside it."""
+
+    engine: RunningEngine
+    engine_conf: EngineConf
+    tokenizer: str
+
+
 def run(ctx: SuiteContext) -> SuiteResult:
     started = time.monotonic()
     spec = ctx.spec.perf
-    points: list[dict[str, Any]] = []
-    checks: list[Check] = []
-    tool = "engine benchmark" if ctx.engine_conf.benchmark else "builder client"
-    for scenario in spec.scenarios:
-        for level in spec.concurrency:
-            num_prompts = level * spec.prompts_per_point
-            try:
-                point = measure_point(ctx, scenario, level, num_prompts)
-            except (OSError, ValueError, KeyError, httpx.HTTPError) as exc:
-                label = f"{scenario.input_len}/{scenario.output_len}@{level}"
-                checks.append(
-                    Check(name=label, passed=False, detail=f"{type(exc).__name__}: {exc}")
-                )
-                continue
-            points.append(point)
-            checks.append(_point_check(point))
+    mine = Target(engine=ctx.engine, engine_conf=ctx.engine_conf, tokenizer=str(ctx.tokenizer_dir))
+    with _reference_beside(ctx) as (peer, interleaved):
+        targets = [mine] if peer is None else [mine, _target(peer)]
+        for target in targets:
+            _warm_up(ctx, target)
+        points, checks = _sweep(ctx, targets)
+    tool = "engine benchmark" if _engine_tool_for(targets) else "builder client"
     document = {
         "tool": tool,
         "hardware": ctx.identity.get("hardware"),
+        "trials": spec.trials,
+        "interleaved": interleaved,
         "points": points,
     }
     return SuiteResult(
         name=ctx.suite.name,
         checks=tuple(checks),
         duration_s=time.monotonic() - started,
-        data={"tool": tool, "hardware": document["hardware"], "points": points},
+        data=document,
         artifacts={"perf.json": (json.dumps(document, indent=2, sort_keys=True) + "\n").encode()},
     )
+
+
+def _target(peer: Peer) -> Target:
+    return Target(
+        engine=peer.engine, engine_conf=peer.engine_conf, tokenizer=str(peer.tokenizer_dir)
+    )
+
+
+@contextlib.contextmanager
+def _reference_beside(ctx: SuiteContext) -> Iterator[tuple[Peer | None, dict[str, Any]]]:
+    """The reference's engine running beside the cell's, when it can; what was arranged
+    goes into perf.json (``interleaved``), including why not."""
+    ref = ctx.reference
+    if ref is None or not ctx.spec.perf.interleave:
+        why = "turned off (validate.perf.interleave)" if ref else "the reference cannot run here"
+        yield None, {"with": None, "why_not": why}
+        return
+    stack = contextlib.ExitStack()
+    try:
+        peer = stack.enter_context(ref.start(ctx.work_dir / "reference"))
+    except BuilderError as exc:
+        # A second engine can fail to start where the first fits (memory): the sweep then
+        # runs alone, and the gate compares with the reference's own trials.
+        yield None, {"with": None, "why_not": f"the reference's engine did not start: {exc}"}
+        return
+    info: dict[str, Any] = {"with": ref.cell, "key": ref.key, "why_not": None}
+    try:
+        yield peer, info
+    finally:
+        try:
+            stack.close()
+        except BuilderError as exc:
+            # The reference's own validation judges its engine; here its trials (which
+            # record their failed requests) are what counts.
+            info["stopped"] = f"the reference's engine failed: {exc}"
+
+
+def _warm_up(ctx: SuiteContext, target: Target) -> None:
+    """One short request before the first measured trial: the first request of a fresh
+    server pays for lazy loading and kernel compilation, which is not its speed."""
+    scenario = PerfScenario(input_len=8, output_len=4)
+    with contextlib.suppress(httpx.HTTPError, OSError, ValueError):
+        asyncio.run(_client_trial(ctx, target, scenario, 1, 1))
+
+
+def _sweep(ctx: SuiteContext, targets: list[Target]) -> tuple[list[dict[str, Any]], list[Check]]:
+    spec = ctx.spec.perf
+    points: list[dict[str, Any]] = []
+    checks: list[Check] = []
+    for scenario in spec.scenarios:
+        for level in spec.concurrency:
+            label = f"{scenario.input_len}/{scenario.output_len}@{level}"
+            try:
+                point = measure_point(ctx, targets, scenario, level, level * spec.prompts_per_point)
+            except (OSError, ValueError, KeyError, httpx.HTTPError) as exc:
+                detail = f"{type(exc).__name__}: {exc}"
+                checks.append(Check(name=label, passed=False, detail=detail))
+                continue
+            points.append(point)
+            checks.append(_point_check(point))
+    return points, checks
 
 
 def _point_check(point: dict[str, Any]) -> Check:
     label = f"{point['input_len']}/{point['output_len']}@{point['concurrency']}"
     ok = point["failed"] == 0 and point["completed"] > 0
+    figures = point["output_throughput_trials"]
     detail = (
-        f"{point['output_throughput']:.1f} tok/s out, {point['request_throughput']:.2f} req/s, "
-        f"TTFT p50 {point['ttft_ms']['p50']:.0f} ms, {point['failed']} failed"
+        f"{_num(figures['median'], '.1f')} tok/s out (median of {point['trial_count']} trials, "
+        f"{_num(figures['min'], '.1f')}-{_num(figures['max'], '.1f')}), "
+        f"{point['mean_output_tokens']:g} of {point['output_len']} tokens asked, "
+        f"TTFT p50 {_num(point['ttft_ms']['p50'], '.0f')} ms, {point['failed']} failed"
     )
+    if not point["comparable"]:
+        detail += "; not comparable: under half the asked output length"
     return Check(name=label, passed=ok, detail=detail)
 
 
+def _num(value: float | None, spec: str) -> str:
+    return "—" if value is None else format(value, spec)
+
+
 def measure_point(
-    ctx: SuiteContext, scenario: PerfScenario, concurrency: int, num_prompts: int
+    ctx: SuiteContext,
+    targets: list[Target],
+    scenario: PerfScenario,
+    concurrency: int,
+    num_prompts: int,
 ) -> dict[str, Any]:
-    if ctx.engine_conf.benchmark:
-        return _engine_tool(ctx, scenario, concurrency, num_prompts)
-    return asyncio.run(_sweep_point(ctx, scenario, concurrency, num_prompts))
+    """``trials`` trials of one point; with two targets, alternating cell and reference,
+    in the order ABBA ABBA...: interleaved, so drift hits both sides, and each side goes
+    first as often as the other, so neither gains from the order."""
+    measure = _engine_tool if _engine_tool_for(targets) else _client_point
+    runs: list[list[dict[str, Any]]] = [[] for _ in targets]
+    for trial in range(ctx.spec.perf.trials):
+        order = list(enumerate(targets))
+        for side, target in order if trial % 2 == 0 else order[::-1]:
+            tag = f"t{trial}" + ("" if side == 0 else "-ref")
+            runs[side].append(measure(ctx, target, scenario, concurrency, num_prompts, tag))
+    point = summarise(scenario, concurrency, runs[0])
+    if len(targets) > 1:
+        point["reference_trials"] = [_trial_figures(t) for t in runs[1]]
+        reference = summarise(scenario, concurrency, runs[1])
+        point["reference_mean_output_tokens"] = reference["mean_output_tokens"]
+        point["reference_comparable"] = reference["comparable"]
+    return point
+
+
+def _engine_tool_for(targets: list[Target]) -> bool:
+    """Whether the engine's own tool measures: only when every side has the same one, so
+    that one tool measures both sides of a comparison."""
+    tools = {tuple(t.engine_conf.benchmark) for t in targets}
+    return len(tools) == 1 and bool(next(iter(tools)))
+
+
+def _trial_figures(trial: dict[str, Any]) -> dict[str, Any]:
+    keys = (*TRIAL_FIGURES, "duration_s", "completed", "failed", "mean_output_tokens")
+    return {k: trial[k] for k in keys}
+
+
+def summarise(
+    scenario: PerfScenario, concurrency: int, trials: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One sweep point from its trials: the median of each trial figure (with its range),
+    every trial's figures, and the latencies as the median of the trials' percentiles."""
+    done = [t for t in trials if t["completed"]]
+    completed = sum(t["completed"] for t in trials)
+    out_tokens = sum(t["mean_output_tokens"] * t["completed"] for t in trials)
+    in_tokens = sum(t["mean_prompt_tokens"] * t["completed"] for t in trials)
+    point: dict[str, Any] = {
+        "input_len": scenario.input_len,
+        "output_len": scenario.output_len,
+        "requested_output_tokens": scenario.output_len,
+        "concurrency": concurrency,
+        "num_prompts": trials[0]["num_prompts"] if trials else 0,
+        "trial_count": len(trials),
+        "completed": completed,
+        "failed": sum(t["failed"] for t in trials),
+        "errors": sorted({e for t in trials for e in t.get("errors", [])})[:5],
+        "mean_prompt_tokens": round(in_tokens / completed, 1) if completed else 0,
+        "mean_output_tokens": round(out_tokens / completed, 1) if completed else 0,
+        "trials": [_trial_figures(t) for t in trials],
+        "command": trials[0]["command"] if trials else "",
+    }
+    for name in TRIAL_FIGURES:
+        figures = perfstats.spread([float(t[name]) for t in done])
+        point[name] = figures["median"] or 0.0
+        point[f"{name}_trials"] = figures
+    point["duration_s"] = round(statistics.median(t["duration_s"] for t in trials), 3)
+    for name in LATENCIES:
+        point[name] = perfstats.median_of([t[name] for t in done])
+    point["comparable"] = perfstats.comparable(point)
+    return point
 
 
 # ------------------------------------------------------------------ the builder's own client
@@ -133,19 +286,46 @@ def prompts(scenario: PerfScenario, count: int, seed: int = 0) -> list[str]:
     return [" ".join(rng.choices(WORDS, k=scenario.input_len)) for _ in range(count)]
 
 
-async def _sweep_point(
-    ctx: SuiteContext, scenario: PerfScenario, concurrency: int, num_prompts: int
+def length_fields(engine: EngineConf, output_len: int) -> dict[str, Any]:
+    """Request fields that make ``engine`` generate exactly ``output_len`` tokens, as its
+    catalog entry says it can (``exact_length``; ``accepts_ignore_eos`` by default)."""
+    how = engine.exact_length or ("ignore_eos" if engine.accepts_ignore_eos else "none")
+    if how == "ignore_eos":
+        return {"ignore_eos": True}
+    if how == "min_tokens":
+        return {"min_tokens": output_len}
+    if how == "generation_config":
+        # transformers serve: a JSON generation config replaces the model's for the request.
+        config = {"max_new_tokens": output_len, "min_new_tokens": output_len, "do_sample": False}
+        return {"generation_config": json.dumps(config, sort_keys=True)}
+    return {}
+
+
+def _client_point(
+    ctx: SuiteContext,
+    target: Target,
+    scenario: PerfScenario,
+    concurrency: int,
+    num_prompts: int,
+    tag: str,
+) -> dict[str, Any]:
+    return asyncio.run(_client_trial(ctx, target, scenario, concurrency, num_prompts))
+
+
+async def _client_trial(
+    ctx: SuiteContext, target: Target, scenario: PerfScenario, concurrency: int, num_prompts: int
 ) -> dict[str, Any]:
     gate = asyncio.Semaphore(concurrency)
-    body_extra = {"ignore_eos": True} if ctx.engine_conf.accepts_ignore_eos else {}
+    body_extra = length_fields(target.engine_conf, scenario.output_len)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    engine = target.engine
     async with httpx.AsyncClient(
-        base_url=ctx.engine.base_url, timeout=ctx.request_timeout_s, limits=limits
+        base_url=engine.base_url, timeout=ctx.request_timeout_s, limits=limits
     ) as client:
 
         async def one(prompt: str) -> _Request:
             async with gate:
-                return await _stream(client, ctx.engine.request_model, prompt, scenario, body_extra)
+                return await _stream(client, engine.request_model, prompt, scenario, body_extra)
 
         started = time.perf_counter()
         results = await asyncio.gather(*(one(p) for p in prompts(scenario, num_prompts)))
@@ -206,18 +386,6 @@ async def _stream(
     return result
 
 
-def _percentiles(values: list[float]) -> dict[str, float]:
-    """Mean and percentiles in milliseconds (zeros when nothing was measured)."""
-    if not values:
-        return {"mean": 0.0, **{f"p{p}": 0.0 for p in PERCENTILES}}
-    ordered = sorted(values)
-    out = {"mean": statistics.fmean(ordered) * 1000}
-    for p in PERCENTILES:
-        index = min(len(ordered) - 1, max(0, math.ceil(p / 100 * len(ordered)) - 1))  # nearest rank
-        out[f"p{p}"] = ordered[index] * 1000
-    return {k: round(v, 3) for k, v in out.items()}
-
-
 def point_stats(
     scenario: PerfScenario,
     concurrency: int,
@@ -226,7 +394,9 @@ def point_stats(
     *,
     request_extra: dict[str, Any],
 ) -> dict[str, Any]:
-    """One sweep point's figures, in the field names ``vllm bench serve`` uses where it has one."""
+    """One trial's figures, in the field names ``vllm bench serve`` uses where it has one
+    (and computed as it computes them: TPOT per request over its tokens after the first,
+    percentiles interpolated as ``np.percentile``)."""
     done = [r for r in results if r.ok]
     output_tokens = sum(r.output_tokens for r in done)
     prompt_tokens = sum(r.prompt_tokens for r in done)
@@ -247,10 +417,10 @@ def point_stats(
         "total_token_throughput": (
             round((prompt_tokens + output_tokens) / duration_s, 3) if duration_s else 0.0
         ),
-        "ttft_ms": _percentiles([r.ttft_s for r in done]),
-        "tpot_ms": _percentiles(tpots),
-        "itl_ms": _percentiles([g for r in done for g in r.gaps_s]),
-        "e2el_ms": _percentiles([r.latency_s for r in done]),
+        "ttft_ms": perfstats.latency_summary([r.ttft_s for r in done]),
+        "tpot_ms": perfstats.latency_summary(tpots),
+        "itl_ms": perfstats.latency_summary([g for r in done for g in r.gaps_s]),
+        "e2el_ms": perfstats.latency_summary([r.latency_s for r in done]),
         "command": f"builder client: POST /v1/completions stream=true max_tokens="
         f"{scenario.output_len} {json.dumps(request_extra, sort_keys=True)}",
     }
@@ -260,24 +430,28 @@ def point_stats(
 
 
 def _engine_tool(
-    ctx: SuiteContext, scenario: PerfScenario, concurrency: int, num_prompts: int
+    ctx: SuiteContext,
+    target: Target,
+    scenario: PerfScenario,
+    concurrency: int,
+    num_prompts: int,
+    tag: str,
 ) -> dict[str, Any]:
     """Run the engine's benchmark (e.g. ``vllm bench serve``) and read its result file."""
     result_dir = ctx.work_dir / "bench"
     result_dir.mkdir(parents=True, exist_ok=True)
-    result_file = f"{scenario.input_len}-{scenario.output_len}-c{concurrency}.json"
-    values = {
-        "base_url": ctx.engine.base_url,
-        "model": ctx.engine.request_model,
-        "tokenizer": str(ctx.tokenizer_dir),
-        "input_len": str(scenario.input_len),
-        "output_len": str(scenario.output_len),
-        "concurrency": str(concurrency),
-        "num_prompts": str(num_prompts),
-        "result_dir": str(result_dir),
-        "result_file": result_file,
-    }
-    argv = [part.format(**values) for part in ctx.engine_conf.benchmark]
+    result_file = f"{scenario.input_len}-{scenario.output_len}-c{concurrency}-{tag}.json"
+    argv = benchmark_argv(
+        target.engine_conf.benchmark,
+        base_url=target.engine.base_url,
+        model=target.engine.request_model,
+        tokenizer=target.tokenizer,
+        scenario=scenario,
+        concurrency=concurrency,
+        num_prompts=num_prompts,
+        result_dir=str(result_dir),
+        result_file=result_file,
+    )
     log_path = result_dir / (result_file + ".log")
     code = proc.run_job(argv, env=ctx.env, log_path=log_path, timeout_s=ctx.timeout_s)
     if code != 0:
@@ -289,15 +463,38 @@ def _engine_tool(
     )
 
 
+def benchmark_argv(
+    template: list[str],
+    *,
+    scenario: PerfScenario,
+    concurrency: int,
+    num_prompts: int,
+    **values: str,
+) -> list[str]:
+    """The engine's benchmark command line for one point (the catalog's argv template)."""
+    filled = {
+        **values,
+        "input_len": str(scenario.input_len),
+        "output_len": str(scenario.output_len),
+        "concurrency": str(concurrency),
+        "num_prompts": str(num_prompts),
+    }
+    return [part.format(**filled) for part in template]
+
+
 def from_vllm_result(
     raw: dict[str, Any], scenario: PerfScenario, concurrency: int, argv: list[str]
 ) -> dict[str, Any]:
-    """``vllm bench serve --save-result`` output in this suite's point layout."""
+    """``vllm bench serve --save-result`` output in this suite's trial layout. A percentile
+    the tool did not report stays missing (None): the median never stands in for p90."""
 
-    def ms(prefix: str) -> dict[str, float]:
-        out = {"mean": float(raw.get(f"mean_{prefix}_ms", 0.0))}
+    def ms(prefix: str) -> dict[str, float | None]:
+        out: dict[str, float | None] = {"mean": _maybe(raw.get(f"mean_{prefix}_ms"))}
         for p in PERCENTILES:
-            out[f"p{p}"] = float(raw.get(f"p{p}_{prefix}_ms", raw.get(f"median_{prefix}_ms", 0.0)))
+            value = raw.get(f"p{p}_{prefix}_ms")
+            if value is None and p == 50:
+                value = raw.get(f"median_{prefix}_ms")  # the median is p50, and only p50
+            out[f"p{p}"] = _maybe(value)
         return out
 
     completed = int(raw.get("completed", 0))
@@ -321,3 +518,7 @@ def from_vllm_result(
         "e2el_ms": ms("e2el"),
         "command": shlex.join(argv),
     }
+
+
+def _maybe(value: Any) -> float | None:
+    return None if value is None else float(value)

@@ -4,4 +4,4 @@
 # HOST, PORT and MODEL, when set, choose where the server listens and what it serves
 # (builder deploy and the builder's validation in this image set them).
 set -eu
-exec transformers serve "${MODEL:-/models/Tiny-Llama-cpu-FlagOS}" --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" --dtype bfloat16 "$@"
+exec transformers serve "${MODEL:-/models/Tiny-Llama-cpu-FlagOS}" --host "${HOST:-0.0.0.0}" --port "${PORT:-8000}" --dtype=bfloat16 "$@"
