@@ -262,3 +262,21 @@ def test_deploy_commands_on_one_two_and_four_devices(catalog: Catalog, chip: str
         body = " \\\n  ".join(lines)
         sections.append(f"# {count} device(s)\n{deploy.deploy_line(target, placement)}\n{body}\n")
     check_golden(f"deploy/{chip}.txt", "\n".join(sections))
+
+
+def test_a_container_validation_that_never_got_its_image_still_renders(
+    plan: Plan, catalog: Catalog
+) -> None:
+    """A cell whose image was never built (the daemon unreachable) fails with that reason;
+    its card says it was meant for the image, without an image id it does not have."""
+    target = cell(plan, PASSED_GGUF.cell)
+    loaded = next(r for r in plan.recipes if r.name == target.recipe)
+    failed = dataclasses.replace(
+        PASSED_GGUF,
+        status="failed",
+        reason="cannot reach the Docker daemon",
+        runtime={"kind": "container"},
+    )
+    card = render_cell(ROOT / "templates", target, loaded, catalog, failed.to_json())["README.md"]
+    assert "in this cell's image" in card
+    assert "sha256:" not in card
