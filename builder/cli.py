@@ -276,7 +276,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     loaded = session.load(args.root, args.overrides)
-    for line in gc.collect(loaded, dry_run=args.dry_run, keep=args.keep):
+    for line in gc.collect(loaded, dry_run=args.dry_run, keep=args.keep, tools=args.tools):
         echo(line)
     return 0
 
@@ -439,6 +439,12 @@ def _add_checks(
     gc_parser.add_argument("--dry-run", action="store_true", help="list, remove nothing")
     gc_parser.add_argument(
         "--keep", type=int, default=0, metavar="N", help="keep the N newest unused of each kind"
+    )
+    gc_parser.add_argument(
+        "--tools",
+        action="store_true",
+        help="also remove quantizer tool environments this project's cells do not use "
+        "(they are shared by all your projects)",
     )
     gc_parser.set_defaults(func=cmd_gc)
 

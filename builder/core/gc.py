@@ -12,12 +12,13 @@ from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-KINDS = ("cells", "validation", "render", "variants")
+KINDS = ("cells", "validation", "render", "variants", "tools")
 
 
 @dataclass(frozen=True, kw_only=True)
 class Entry:
-    """One cache entry: a cell's build record, a cached validation or render, a variant."""
+    """One cache entry: a cell's build record, a cached validation or render, a variant,
+    a quantizer's tool environment."""
 
     kind: str
     name: str

@@ -4,7 +4,10 @@ The current cells are the full plan of the project (every recipe, the catalog as
 with the command's overrides). Kept: each current cell's build record, the validation and
 render its record names and its current validation key, and the variant it serves. Runs
 under out/'s lock, so it never races a release, and never follows a link (fs).
-Tool environments (shared by every project of the user) are not touched.
+Tool environments (the quantizers' converters and venvs) are shared by every project of
+the user, so they are looked at only with ``tools``: then those no quantizer of this
+project's current cells uses are removed too (another project may still want one; it is
+made again when needed).
 """
 
 from __future__ import annotations
@@ -14,19 +17,35 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from builder.core.gc import KINDS, Entry, size_text, unreferenced
-from builder.effects import build_cache, fs
+from builder.effects import build_cache, fs, variants
+from builder.effects.quantizers import REGISTRY as QUANTIZERS
 from builder.session import Session
 
 
-def folders(session: Session) -> dict[str, Path]:
-    """Where each kind of entry lives."""
+def folders(session: Session, *, tools: bool = False) -> dict[str, Path]:
+    """Where each kind of entry lives (the shared tool environments only with ``tools``)."""
     cache = session.cache_dir
-    return {
+    where = {
         "cells": cache / "cells",
         "validation": cache / "validation",
         "render": cache / "render",
         "variants": session.out_dir / ".cache" / "variants",
     }
+    if tools:
+        where["tools"] = variants.default_tools_dir()
+    return where
+
+
+def tool_names(session: Session) -> set[str]:
+    """The tool environments the quantizers of the current cells use (by folder name)."""
+    names = set()
+    for resolved in session.cells.values():
+        conf = resolved.variant.quantizer
+        module = QUANTIZERS.get(str(conf["module"])) if conf else None
+        name_of = getattr(module, "tool_dir_name", None)
+        if name_of is not None:
+            names.add(str(name_of(conf)))
+    return names
 
 
 def referenced(session: Session) -> dict[str, set[str]]:
@@ -40,6 +59,7 @@ def referenced(session: Session) -> dict[str, set[str]]:
         for kind, field in (("validation", "validation_key"), ("render", "render_key")):
             if isinstance(record.get(field), str):
                 names[kind].add(record[field])
+    names["tools"] = tool_names(session)
     return names
 
 
@@ -58,9 +78,9 @@ def entries(where: dict[str, Path]) -> Iterator[tuple[Entry, Path]]:
             yield Entry(kind=kind, name=name, size=size, mtime=path.stat().st_mtime), path
 
 
-def collect(session: Session, *, dry_run: bool, keep: int) -> Iterator[str]:
+def collect(session: Session, *, dry_run: bool, keep: int, tools: bool = False) -> Iterator[str]:
     """Remove (or with ``dry_run`` list) what no current cell refers to; lines to print."""
-    where = folders(session)
+    where = folders(session, tools=tools)
     with fs.exclusive_lock(session.out_dir):
         found = dict(entries(where))
         paths = {(e.kind, e.name): p for e, p in found.items()}

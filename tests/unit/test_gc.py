@@ -10,6 +10,7 @@ import pytest
 
 from builder.cli import main
 from builder.core.gc import Entry, size_text, unreferenced
+from builder.core.plain import as_dict
 
 
 def entry(kind: str, name: str, mtime: float, size: int = 10) -> Entry:
@@ -78,3 +79,32 @@ def test_gc_removes_stale_entries_and_keeps_what_current_cells_use(
     assert main(["render", "--root", str(project)]) == 0
     again = sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file())
     assert again == kept
+
+
+def test_gc_tools_removes_only_tool_environments_no_current_cell_uses(
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Tool environments are shared by every project: untouched by a plain gc; with
+    --tools, those no quantizer of the current cells uses go, the ones in use stay."""
+    from builder.effects.quantizers import gguf
+    from builder.session import load_catalog
+
+    tools = tmp_path / "tools"
+    monkeypatch.setenv("LLMRB_TOOLS_DIR", str(tools))
+    catalog = load_catalog(project / "conf", [])
+    in_use = tools / gguf.tool_dir_name(as_dict(catalog.quantizers["gguf"]))
+    stale = tools / "llama.cpp-converter-0.0.1-aaaaaaaaaaaa"
+    for folder in (in_use, stale):
+        (folder / "convert_hf_to_gguf.py").parent.mkdir(parents=True)
+        (folder / "convert_hf_to_gguf.py").write_text("#")
+    assert main(["gc", "--root", str(project)]) == 0
+    assert "tools/" not in capsys.readouterr().out
+    assert stale.exists()
+    assert main(["gc", "--tools", "--root", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert f"removed tools/{stale.name} (1 B)" in out
+    assert not stale.exists()
+    assert in_use.exists()

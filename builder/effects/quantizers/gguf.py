@@ -15,7 +15,9 @@ import shutil
 import sys
 import tarfile
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from builder.effects.quantizers import Produced, QuantizeJob, run_tool
 from builder.errors import QuantizeError
@@ -96,10 +98,14 @@ def _check_compiled(version: str, target: str) -> None:
         raise QuantizeError(msg)
 
 
+def tool_dir_name(conf: Mapping[str, Any]) -> str:
+    """The folder of the tools dir this quantizer's catalog entry uses (``builder gc``)."""
+    return f"llama.cpp-converter-{conf['version']}-{conf['sha256'][:12]}"
+
+
 def converter_script(job: QuantizeJob) -> Path:
     """convert_hf_to_gguf.py from the pinned source archive, fetched and unpacked once."""
-    conf = job.spec.quantizer
-    home = job.tools_dir / f"llama.cpp-converter-{conf['version']}-{conf['sha256'][:12]}"
+    home = job.tools_dir / tool_dir_name(job.spec.quantizer)
     script = home / "convert_hf_to_gguf.py"
     if script.is_file():
         return script

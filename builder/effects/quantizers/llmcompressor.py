@@ -150,6 +150,11 @@ def venv_dir(tools_dir: Path, requirements: Sequence[str]) -> Path:
     return tools_dir / f"llmcompressor-{hashlib.sha256(key).hexdigest()[:12]}"
 
 
+def tool_dir_name(conf: Mapping[str, Any]) -> str:
+    """The folder of the tools dir this quantizer's catalog entry uses (``builder gc``)."""
+    return venv_dir(Path(), conf["requirements"]).name
+
+
 def tool_python(job: QuantizeJob) -> Path:
     """The python of the tool environment, made now if no complete one exists."""
     home = venv_dir(job.tools_dir, job.spec.quantizer["requirements"])
