@@ -78,6 +78,11 @@ class Registry(Generic[P]):
         self._loaded[name] = cast(P, module)
         return self._loaded[name]
 
+    def forget(self, name: str) -> None:
+        """Drop ``name`` from the loaded plugins, so the next :meth:`get` imports it again
+        (a plugin folder added to the package's path for a while, as tests do)."""
+        self._loaded.pop(name, None)
+
     def modules(self) -> dict[str, ModuleType]:
         """Every plugin, imported (for conformance tests and listings)."""
         return {name: cast(ModuleType, self.get(name)) for name in self.names()}

@@ -152,7 +152,7 @@ def check_inert(
         assert tokens[:2] == ["set", "-eu"]
         assert tokens[tokens.index("exec") + 1 :] == [*context_argv, "$@"]
         if run_scripts:
-            run_serve_script(files["serve.sh"], context_argv)
+            run_serve_script(files["serve.sh"], [_released(t) for t in context_argv])
         # Dockerfile: no instruction more or less than the template writes.
         assert dockerfile_instructions(files["Dockerfile"]) == baseline_instructions(cell.engine)
         # Model card: the same front matter keys, headings and code blocks as ever.
@@ -165,6 +165,15 @@ def check_inert(
         # AnythingLLM settings: JSON with the same keys.
         settings = json.loads(files["anythingllm.json"])
         assert set(settings) == set(json.loads(baseline["anythingllm.json"]))
+
+
+# serve.sh lets HOST, PORT and MODEL override the released values: "${MODEL:-/models/x}".
+_DEFAULTED = re.compile(r"\$\{(?:HOST|PORT|MODEL):-([A-Za-z0-9._:/-]+)\}")
+
+
+def _released(token: str) -> str:
+    """What the shell makes of a token with none of those variables set."""
+    return _DEFAULTED.sub(lambda m: m.group(1), token)
 
 
 def _argv(script: str) -> list[str]:

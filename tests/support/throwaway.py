@@ -124,3 +124,6 @@ def plugins(project: Path, *, writes: str = "probe.json") -> Iterator[Path]:
         suites.__path__.remove(str(code / "suites"))
         for name in ("builder.core.engines.echo", "builder.effects.suites.probe"):
             sys.modules.pop(name, None)
+        # The registries keep what they imported: the next project's plugins are new code.
+        engines.REGISTRY.forget("echo")
+        suites.REGISTRY.forget("probe")
