@@ -31,11 +31,38 @@ def start(argv: Sequence[str]) -> str:
     if list(argv[:3]) != ["docker", "run", "-d"]:
         msg = f"not a detached docker run: {' '.join(argv[:3])}"
         raise EngineError(msg)
-    done = proc.run(list(argv), timeout=TIMEOUT_S)
+    try:
+        done = proc.run(list(argv), timeout=TIMEOUT_S)
+    except BaseException:
+        # Ctrl-C (or a timeout) while `docker run` waits: the daemon may create the
+        # container anyway, and nobody has its id yet; its name is known.
+        _remove_late(_name(argv))
+        raise
     if done.returncode != 0:
         msg = f"docker run failed (exit {done.returncode}): {done.stderr.strip()[-1500:]}"
         raise EngineError(msg)
     return done.stdout.strip().splitlines()[-1]
+
+
+def _remove_late(name: str, *, wait_s: float = 3.0) -> None:
+    """Remove container ``name``, also if the daemon creates it only after we asked."""
+    if not name:
+        return
+    deadline = time.monotonic() + wait_s
+    while True:
+        remove(name)
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(0.5)
+
+
+def _name(argv: Sequence[str]) -> str:
+    """The ``--name`` a docker run gives its container ("" when none)."""
+    words = list(argv)
+    for index, word in enumerate(words[:-1]):
+        if word == "--name":
+            return words[index + 1]
+    return next((w.split("=", 1)[1] for w in words if w.startswith("--name=")), "")
 
 
 def state(container: str) -> tuple[str, int | None]:

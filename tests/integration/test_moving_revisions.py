@@ -31,6 +31,11 @@ def hub(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
     monkeypatch.setenv("HF_ENDPOINT", fake.url)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    # The Hub client reads HF_HUB_OFFLINE once, when first imported: in a test session
+    # (HF_HUB_OFFLINE=1) an earlier test may have imported it already.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     yield fake
     fake.stop()
 
