@@ -74,7 +74,9 @@ def test_release_end_to_end(
     assert accuracy["provenance"]["lm_eval_version"]
     perf = json.loads((cell_dir / "perf.json").read_text())
     assert [p["concurrency"] for p in perf["points"]] == [1, 4]
-    assert all(p["completed"] == p["num_prompts"] for p in perf["points"])
+    # Every trial of every point completed all its prompts.
+    assert all(p["completed"] == p["num_prompts"] * p["trial_count"] for p in perf["points"])
+    assert all(t["completed"] == p["num_prompts"] for p in perf["points"] for t in p["trials"])
     assert "| tiny_arith_gen | exact_match |" in card
 
     # A second run without changes scores the same samples the same way (greedy, seeded), and

@@ -245,10 +245,11 @@ def without_measurements(validation: dict[str, Any]) -> dict[str, Any]:
 
 
 def index_without_measurements(out: Path) -> dict[str, Any]:
-    """release.json less each cell's measured peak throughput."""
+    """release.json less each cell's measured peak throughput (its median and spread)."""
     index: dict[str, Any] = json.loads((out / "release.json").read_text())
     for entry in index["cells"]:
         entry.pop("throughput")
+        entry.pop("throughput_spread", None)
     return index
 
 
