@@ -20,6 +20,10 @@ from tests.integration.conftest import release_overrides
 
 pytestmark = pytest.mark.integration
 CELL = "tiny-llama.cpu.bf16.transformers"
+INTERRUPTIBLE_BUILDER = (
+    "import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from builder.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 def validations(project: Path) -> dict[str, dict[str, Any]]:
@@ -74,7 +78,9 @@ def test_a_crashing_engine_fails_its_cell_with_the_containers_log(
 ) -> None:
     recipe = project_in_images / "recipes" / "tiny-llama.yaml"
     recipe.write_text(recipe.read_text() + "serve: {dtype: float99}\n")
-    argv = [sys.executable, "-m", "builder", "validate", "--runtime", "container"]
+    # SIGINT as a terminal's Ctrl-C sends it, even when this suite runs where SIGINT is
+    # ignored (a background job of a shell without job control passes SIG_IGN down).
+    argv = [sys.executable, "-c", INTERRUPTIBLE_BUILDER, "validate", "--runtime", "container"]
     argv += ["--root", str(project_in_images), "recipe=tiny-llama", "quantization=bf16"]
     done = subprocess.run(
         [*argv, *release_overrides(registry_port)],
@@ -95,7 +101,9 @@ def test_a_crashing_engine_fails_its_cell_with_the_containers_log(
 def test_ctrl_c_removes_the_container(project_in_images: Path, registry_port: int) -> None:
     recipe = project_in_images / "recipes" / "tiny-llama.yaml"
     recipe.write_text(recipe.read_text().replace("prompts_per_point: 2", "prompts_per_point: 3"))
-    argv = [sys.executable, "-m", "builder", "validate", "--runtime", "container"]
+    # SIGINT as a terminal's Ctrl-C sends it, even when this suite runs where SIGINT is
+    # ignored (a background job of a shell without job control passes SIG_IGN down).
+    argv = [sys.executable, "-c", INTERRUPTIBLE_BUILDER, "validate", "--runtime", "container"]
     argv += ["--root", str(project_in_images), "recipe=tiny-llama", "quantization=bf16"]
     builder = subprocess.Popen(
         [*argv, *release_overrides(registry_port)],
