@@ -4,17 +4,20 @@ codes; everything else is :mod:`builder.session` (loading) and :mod:`builder.run
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from builder import __version__, session
+from builder.console import annotation, make_display
 from builder.core.deploy import RUNTIMES
 from builder.core.keys import diff_markdown
+from builder.core.log import Log
 from builder.core.plan_view import (
     github_handoff,
     github_shard_output,
@@ -24,10 +27,12 @@ from builder.core.plan_view import (
 )
 from builder.core.project import Project, find_root
 from builder.core.variants import plan_variants
+from builder.effects import progress
 from builder.errors import (
     BuilderError,
     NothingToBuild,
     PublishError,
+    RecipeError,
     UsageError,
     ValidationFailed,
     unknown_name,
@@ -104,7 +109,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_assemble(args: argparse.Namespace) -> int:
     started = time.monotonic()
     loaded = session.load(args.root, args.overrides)
-    outcomes = pipeline.assemble_folders(loaded, args.folders, log=say)
+    with _watched(args) as log:
+        outcomes = pipeline.assemble_folders(loaded, args.folders, log=log)
     return _summarise("assemble", outcomes, loaded, started)
 
 
@@ -114,11 +120,24 @@ def cmd_stage(args: argparse.Namespace) -> int:
         msg = "the selection matches no cell; see `builder plan --explain`"
         raise NothingToBuild(msg)
     started = time.monotonic()
-    if getattr(args, "launcher", None):
-        outcomes = launch.run(loaded, args.command, args.launcher, log=say)
-    else:
-        outcomes = pipeline.release(loaded, stage=args.command, log=say)
+    with _watched(args) as log:
+        if getattr(args, "launcher", None):
+            outcomes = launch.run(loaded, args.command, args.launcher, log=log)
+        else:
+            outcomes = pipeline.release(loaded, stage=args.command, log=log)
     return _summarise(args.command, outcomes, loaded, started)
+
+
+@contextlib.contextmanager
+def _watched(args: argparse.Namespace) -> Iterator[Log]:
+    """The run's progress shown as it happens (live on a terminal, lines elsewhere); the
+    display is closed on every way out, so a failure's message is not drawn over."""
+    display = make_display(quiet=args.quiet, verbose=args.verbose)
+    try:
+        with progress.reporting(display.event):
+            yield display.note
+    finally:
+        display.close()
 
 
 def _summarise(
@@ -341,6 +360,7 @@ def _add_stages(
                 help="validate each cell as one job of this Hydra launcher",
             )
             _add_runtime(stage)
+        _add_verbosity(stage)
         stage.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
         stage.set_defaults(func=cmd_stage)
     assemble = sub.add_parser(
@@ -350,7 +370,22 @@ def _add_stages(
     )
     assemble.add_argument("folders", nargs="+", type=Path, help="folders of <recipe>/<cell-id>/")
     assemble.add_argument("--override", dest="overrides", action="append", default=[])
+    _add_verbosity(assemble)
     assemble.set_defaults(func=cmd_assemble)
+
+
+def _add_verbosity(parser: argparse.ArgumentParser) -> None:
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help="print only failures and the summary"
+    )
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print each phase's news (an engine's last log line, requests done) "
+        "in logs and CI, where the live view is not drawn",
+    )
 
 
 def _add_runtime(parser: argparse.ArgumentParser) -> None:
@@ -513,11 +548,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debug:
             traceback.print_exc()
         echo(f"error: {exc}", err=True)
+        if os.environ.get("GITHUB_ACTIONS") == "true":
+            _annotate(exc, args.root)
         return exc.return_code
     except KeyboardInterrupt:
         echo("interrupted", err=True)
         return 130
     return code
+
+
+def _annotate(exc: BuilderError, root: Path | None) -> None:
+    """In GitHub Actions, each recipe problem also as an annotation on its file's line (the
+    pull request shows it there). The values are escaped: a recipe cannot forge a command."""
+    problems = exc.problems if isinstance(exc, RecipeError) else ()
+    for problem in problems[: RecipeError.SHOWN]:
+        loc = problem.loc
+        file = _relative(Path(loc.file), root)
+        message = f"{problem.key}: {problem.message}" if problem.key else problem.message
+        line = annotation(
+            "error", message, file=file, line=loc.line, col=loc.column, title="builder"
+        )
+        print(line, file=sys.stdout, flush=True)
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    """``path`` relative to the project root, as GitHub names files in annotations."""
+    if root is not None and path.is_absolute():
+        with contextlib.suppress(ValueError):
+            return path.relative_to(root).as_posix()
+    return path.as_posix()
 
 
 if __name__ == "__main__":

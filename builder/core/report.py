@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from builder.core import evaluation
+from builder.text import escape
 
 START = "<!-- START:models -->"
 END = "<!-- END:models -->"
@@ -70,6 +71,30 @@ def release_link(entry: Mapping[str, Any]) -> str:
 
 def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+# What a markdown table cell from outside (a recipe, an engine) must not be able to do: end
+# the cell, open HTML, or turn into a link, code or emphasis.
+_MARKDOWN = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "|": "\\|",
+        "[": "\\[",
+        "]": "\\]",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "\n": " ",
+        "\r": " ",
+    }
+)
+
+
+def markdown_cell(value: object) -> str:
+    """An untrusted value as the text of a markdown table cell (GitHub's job summary)."""
+    return escape(str(value)).translate(_MARKDOWN)
 
 
 def replace_between_markers(

@@ -15,10 +15,11 @@ from typing import Protocol
 
 import httpx
 
+from builder.core import progress as progress_lines
 from builder.core.catalog_model import EngineConf
 from builder.core.engines import ServeCommand, serve_command
 from builder.core.model import ScalarValue
-from builder.effects import containers, killpoint, orphans
+from builder.effects import containers, killpoint, orphans, progress
 from builder.effects.containers import Container
 from builder.effects.proc import Server, group_alive
 from builder.errors import EngineError
@@ -191,7 +192,8 @@ def _healthy(
     """Wait until ``server`` (a process or a container) answers on loopback ``port``."""
     base_url = f"http://{HOST}:{port}"
     health_url = base_url + engine.health_path
-    _wait_healthy(server, health_url, timeout_s)
+    with progress.phase("engine", f"starting {engine.display_name}"):
+        _wait_healthy(server, health_url, timeout_s)
     return RunningEngine(
         base_url=base_url,
         health_url=health_url,
@@ -204,9 +206,14 @@ def _healthy(
 
 
 def _wait_healthy(server: EngineProcess, url: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
+    started = time.monotonic()
+    deadline = started + timeout_s
     with httpx.Client(timeout=5.0) as client:
         while time.monotonic() < deadline:
+            # The elapsed time and the engine's newest line: a start may take minutes.
+            line = progress_lines.last_line(server.log_tail(5))
+            elapsed = f"{time.monotonic() - started:.0f}s of {timeout_s:g}s"
+            progress.tick(f"{elapsed}: {line}" if line else elapsed)
             code = server.exit_code()
             if code is not None:
                 msg = f"engine exited with code {code} before it was healthy; last log lines:\n"

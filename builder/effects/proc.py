@@ -10,9 +10,13 @@ import contextlib
 import os
 import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+# How often a batch job's watcher looks at it.
+WATCH_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -140,15 +144,26 @@ def group_members(pgid: int) -> list[int]:
 
 
 def run_job(
-    argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, timeout_s: float
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    log_path: Path,
+    timeout_s: float,
+    watch: Callable[[], None] | None = None,
 ) -> int:
     """Run a batch command to its end, output in ``log_path``; 124 when it overran and was killed.
 
-    Its whole process group is stopped on every way out, Ctrl-C included.
+    ``watch`` is called about once a second while it runs (to report its progress). Its
+    whole process group is stopped on every way out, Ctrl-C included.
     """
     job = Server(argv, env=env, log_path=log_path)
+    deadline = time.monotonic() + timeout_s
     try:
-        code = job.wait(timeout_s)
+        code = None
+        while code is None and (left := deadline - time.monotonic()) > 0:
+            code = job.wait(min(left, WATCH_EVERY_S))
+            if code is None and watch is not None:
+                watch()
     finally:
         job.stop()
     return 124 if code is None else code

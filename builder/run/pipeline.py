@@ -20,6 +20,7 @@ that died mid-write. A cell that fails never stops the others.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +30,15 @@ from builder.core import index
 from builder.core.dockerlint import unwaived
 from builder.core.keys import ResolvedCell
 from builder.core.log import Log
+from builder.core.progress import (
+    CellEnded,
+    CellStarted,
+    RunStarted,
+    failure_summary,
+    files_to_read,
+)
 from builder.core.results import CellValidation
-from builder.effects import fs, gittree, killpoint, orphans
+from builder.effects import fs, gittree, killpoint, orphans, progress
 from builder.effects.hadolint import hadolint_batch
 from builder.errors import BuilderError, OutputError
 from builder.run import assemble
@@ -60,15 +68,45 @@ Step = Callable[[Run], None]
 def judge(run: Run) -> None:
     results: dict[str, CellValidation] = {}
     cells = references_first(run.cells)
+    progress.emit(RunStarted(stage=run.stage, total=len(cells)))
     for number, resolved in enumerate(cells, 1):
-        run.log(f"[{number}/{len(cells)}] {resolved.id}")
-        one = judge_cell(run.session, resolved, run.stage, results)
+        progress.emit(CellStarted(cell=resolved.id, number=number, total=len(cells)))
+        started = time.monotonic()
+        with progress.cell(resolved.id):
+            one = judge_cell(run.session, resolved, run.stage, results)
+            _log_weights(one.validation, run.log)
         results[resolved.id] = one.validation
-        reused = f" ({one.reused})" if one.reused else ""
-        run.log(f"    {one.validation.status}{_reason(one.validation)}{reused}")
-        _log_weights(one.validation, run.log)
+        progress.emit(cell_ended(run.session, one, time.monotonic() - started))
         killpoint.point("cell-validated")
         run.judged.append(one)
+
+
+def cell_ended(session: Session, one: Judged, seconds: float) -> CellEnded:
+    """How a cell ended; a failed one with the lines that say why and what to read."""
+    validation = one.validation
+    summary: tuple[str, ...] = ()
+    if validation.status == "failed":
+        folder = session.out_dir / one.resolved.recipe.name / one.resolved.id
+        shown = _shown_path(folder, session.project.root)
+        files = files_to_read(validation, shown, engine_log=one.engine_log is not None)
+        log = (one.engine_log or b"").decode("utf-8", errors="replace")
+        summary = failure_summary(validation, log, files)
+    return CellEnded(
+        cell=one.resolved.id,
+        status=validation.status,
+        seconds=seconds,
+        reason=validation.reason,
+        reused=one.reused,
+        summary=summary,
+    )
+
+
+def _shown_path(path: Path, root: Path) -> str:
+    """``path`` as a person would type it from the project root (or in full, outside it)."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def merge(run: Run) -> None:
@@ -96,11 +134,12 @@ def write(run: Run) -> None:
     # (fs.DirBatch), instead of an fsync for every file of every cell.
     batch = fs.DirBatch()
     try:
-        for one in run.judged:
-            table = run.tables.get(one.resolved.recipe.name, "")
-            run.outcomes.append(write_cell(run.session, one, commit, table, batch))
-            batch.then(lambda: killpoint.point("cell-done"))
-        batch.commit()
+        with progress.phase("write", f"{len(run.judged)} cell folder(s)"):
+            for one in run.judged:
+                table = run.tables.get(one.resolved.recipe.name, "")
+                run.outcomes.append(write_cell(run.session, one, commit, table, batch))
+                batch.then(lambda: killpoint.point("cell-done"))
+            batch.commit()
     finally:
         batch.discard()
 
@@ -114,7 +153,8 @@ def lint(run: Run) -> None:
             (run.session.out_dir / c.recipe / c.id / "Dockerfile").read_text(encoding="utf-8")
             for c in cells
         ]
-        found = hadolint_batch(texts, run.session.cache_dir)
+        with progress.phase("lint", f"hadolint, {len(set(texts))} distinct Dockerfile(s)"):
+            found = hadolint_batch(texts, run.session.cache_dir)
     except (BuilderError, OSError) as exc:
         run.log(f"    hadolint: not run: {exc}")
         return
@@ -124,6 +164,11 @@ def lint(run: Run) -> None:
 
 
 def write_index(run: Run) -> None:
+    with progress.phase("index", "release.json, report and README table"):
+        _write_index(run)
+
+
+def _write_index(run: Run) -> None:
     session = run.session
     out_dir = session.out_dir
     fresh = {o.cell.id: o.validation for o in run.outcomes}
@@ -193,6 +238,3 @@ def _log_weights(validation: CellValidation, log: Log) -> None:
             f"{weights.get('bits_per_weight')} bits/weight, by {weights['tool']}"
         )
 
-
-def _reason(validation: CellValidation) -> str:
-    return f": {validation.reason.splitlines()[0]}" if validation.reason else ""

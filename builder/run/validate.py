@@ -23,7 +23,7 @@ from builder.core.keys import ResolvedCell
 from builder.core.matrix import engine_version
 from builder.core.project import Project
 from builder.core.results import CellValidation, SuiteResult
-from builder.effects import host, variants
+from builder.effects import host, progress, variants
 from builder.effects.engine_runtime import RunningEngine, engine_env, is_secret, running_engine
 from builder.effects.suites import REGISTRY as SUITES
 from builder.effects.suites import Peer, PeerStarter, SuiteContext
@@ -103,7 +103,8 @@ def validate_cell(
     runtime_info: dict[str, Any] = {"kind": runtime}
     cache_dir = out_dir / ".cache"
     try:
-        weights = serving_weights(project, catalog, resolved, cache_dir, work)
+        with progress.phase("weights", resolved.variant.quantization):
+            weights = serving_weights(project, catalog, resolved, cache_dir, work)
         engine_info |= weights_info(weights)
         engine_run = _engine(project, catalog, resolved, weights, work, cache_dir, runtime_info)
         with engine_run as running:
@@ -235,7 +236,8 @@ def _run_suites(
             identity=identity(catalog, resolved),
             reference=reference,
         )
-        result = SUITES.get(name).run(ctx)
+        with progress.phase(name):
+            result = SUITES.get(name).run(ctx)
         _check_declared(result, suite.files, project.conf_dir / "suite" / f"{name}.yaml")
         results.append(result)
         running.check_alive(grace_s=0.0 if result.passed else 2.0)
@@ -261,6 +263,7 @@ def _workshop(project: Project, catalog: Catalog, cache_dir: Path, work: Path) -
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("a", encoding="utf-8") as f:
             f.write(line + "\n")
+        progress.tick(line)
 
     return variants.Workshop(
         cache_dir=cache_dir,

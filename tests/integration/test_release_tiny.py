@@ -37,6 +37,7 @@ def test_release_end_to_end(
     project = make_project(tmp_path, model_cache)
     assert main(["release", "--root", str(project)]) == 0
     cell_dir = project / "out" / "tiny-llama" / CELL
+    check_progress_lines(capsys.readouterr().out)
 
     validation = json.loads((cell_dir / "validation.json").read_text())
     assert validation["status"] == "passed", validation
@@ -89,6 +90,17 @@ def test_release_end_to_end(
     capsys.readouterr()
 
 
+def check_progress_lines(out: str) -> None:
+    """Each phase of a cell was shown as it began, on a timestamped line (not a terminal)."""
+    lines = [line[9:] for line in out.splitlines() if line[:8].count(":") == 2]
+    assert f"[1/2] {CELL}" in lines
+    begun = [line.strip().split(":")[0] for line in lines if line.startswith("    ")]
+    for phase in ("weights", "engine", "smoke", "accuracy", "perf"):
+        assert phase in begun, (phase, out)
+    assert "    engine: starting Transformers" in lines
+    assert any(line.startswith("index") for line in lines)
+
+
 def check_gguf_variant(cell_dir: Path) -> None:
     """The Q8_0 variant was made by llama.cpp's converter, validated against the reference,
     and every number about it in its card was measured."""
@@ -133,6 +145,9 @@ def test_engine_that_cannot_start_fails_its_cell(
     assert "exited with code 3" in validation["reason"]
     assert "engine-boom" in validation["reason"]
     assert "❌ failed" in (project / "README.md").read_text()
-    _, err = capsys.readouterr()
+    out, err = capsys.readouterr()
     # Its GGUF variant is served by the same broken command and fails too.
     assert f"2 cell(s) failed: {CELL}, {GGUF_CELL}" in err
+    # Each failed cell ends with why, and the file to read.
+    assert "why:    engine exited with code 3 before it was healthy" in out
+    assert f"read:   out/tiny-llama/{CELL}/engine.log" in out

@@ -21,7 +21,7 @@ import yaml
 from builder.core.model import AccuracySpec
 from builder.core.results import Check, SuiteResult
 from builder.core.tasks import BundledTask, bundled_tasks, data_files
-from builder.effects import proc
+from builder.effects import proc, progress
 from builder.effects.suites import SuiteContext
 
 SEED = 1234  # lm-eval's --seed: python, numpy, torch and few-shot sampling seeds
@@ -46,7 +46,14 @@ def run(ctx: SuiteContext) -> SuiteResult:
     output_dir = ctx.work_dir / "lm-eval-output"
     argv = lm_eval_argv(ctx, runnable, include_dir, output_dir)
     log_path = ctx.work_dir / "lm-eval.log"
-    code = proc.run_job(argv, env=ctx.env, log_path=log_path, timeout_s=ctx.timeout_s)
+    begun = time.monotonic()
+    code = proc.run_job(
+        argv,
+        env=ctx.env,
+        log_path=log_path,
+        timeout_s=ctx.timeout_s,
+        watch=lambda: progress.tick_from_log(log_path, begun, bar=True),
+    )
     log = _tail(log_path)
     if code != 0:
         why = "timed out" if code == 124 else f"exited with code {code}"

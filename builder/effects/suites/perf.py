@@ -34,7 +34,7 @@ from builder.core import perfstats
 from builder.core.catalog_model import EngineConf
 from builder.core.model import PerfScenario
 from builder.core.results import Check, SuiteResult
-from builder.effects import proc
+from builder.effects import proc, progress
 from builder.effects.engine_runtime import RunningEngine
 from builder.effects.suites import Peer, SuiteContext
 from builder.errors import BuilderError
@@ -156,9 +156,12 @@ def _sweep(ctx: SuiteContext, targets: list[Target]) -> tuple[list[dict[str, Any
     spec = ctx.spec.perf
     points: list[dict[str, Any]] = []
     checks: list[Check] = []
+    total = len(spec.scenarios) * len(spec.concurrency)
     for scenario in spec.scenarios:
         for level in spec.concurrency:
             label = f"{scenario.input_len}/{scenario.output_len}@{level}"
+            done = len(checks)
+            progress.tick(f"point {done + 1}/{total}: {label}", done=done, total=total)
             try:
                 point = measure_point(ctx, targets, scenario, level, level * spec.prompts_per_point)
             except (OSError, ValueError, KeyError, httpx.HTTPError) as exc:
@@ -201,10 +204,14 @@ def measure_point(
     first as often as the other, so neither gains from the order."""
     measure = _engine_tool if _engine_tool_for(targets) else _client_point
     runs: list[list[dict[str, Any]]] = [[] for _ in targets]
-    for trial in range(ctx.spec.perf.trials):
+    label = f"{scenario.input_len}/{scenario.output_len}@{concurrency}"
+    trials = ctx.spec.perf.trials
+    for trial in range(trials):
         order = list(enumerate(targets))
         for side, target in order if trial % 2 == 0 else order[::-1]:
             tag = f"t{trial}" + ("" if side == 0 else "-ref")
+            who = "reference" if side else "cell"
+            progress.tick(f"{label}: trial {trial + 1}/{trials} ({who})")
             runs[side].append(measure(ctx, target, scenario, concurrency, num_prompts, tag))
     point = summarise(scenario, concurrency, runs[0])
     if len(targets) > 1:
