@@ -554,6 +554,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         echo("interrupted", err=True)
         return 130
+    except BrokenPipeError:
+        # The reader left (`builder render | head`): no traceback, and none at exit either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     return code
 
 
