@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from builder import __version__, session
-from builder.console import annotation, make_display
+from builder.display import annotation, make_display
 from builder.core.deploy import RUNTIMES
 from builder.core.keys import diff_markdown
 from builder.core.log import Log

@@ -2,7 +2,7 @@
 
 A release spends minutes in places that print nothing of their own (an engine starting,
 lm-eval, a perf sweep, a quantizer): the steps emit these events and the CLI's display
-(:mod:`builder.console`) draws them, as a live view on a terminal, as timestamped lines in
+(:mod:`builder.display`) draws them, as a live view on a terminal, as timestamped lines in
 a log, as groups in GitHub Actions. The parsers here read progress out of the tools' logs
 (lm-eval's request bar, an engine's last line); nothing in this module does I/O.
 """

@@ -237,4 +237,3 @@ def _log_weights(validation: CellValidation, log: Log) -> None:
             f"    weights {str(weights['key'])[:12]}: {weights['bytes']:,} bytes, "
             f"{weights.get('bits_per_weight')} bits/weight, by {weights['tool']}"
         )
-

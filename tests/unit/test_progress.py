@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from builder.cli import main
-from builder.console import (
+from builder.display import (
     GitHubDisplay,
     LiveDisplay,
     PlainDisplay,
@@ -81,7 +81,9 @@ def test_a_failure_ends_with_the_reason_the_engine_error_and_the_file_to_read() 
 
 
 def test_the_engine_line_is_left_out_when_the_reason_already_says_it() -> None:
-    error = "engine exited with code 1 before it was healthy; last log lines:\nOSError: no such file"
+    error = (
+        "engine exited with code 1 before it was healthy; last log lines:\nOSError: no such file"
+    )
     validation = CellValidation(cell="c", status="failed", reason=error)
     lines = progress.failure_summary(validation, "OSError: no such file\n", ["out/c/engine.log"])
     assert lines == (
@@ -168,7 +170,8 @@ def test_github_groups_each_cell_and_nothing_from_a_recipe_forges_a_command(
     ]
     text = summary.read_text()
     assert "| a.cpu.bf16.t | passed | 12 s |" in text
-    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert "<script>" not in text
+    assert "&lt;script&gt;" in text
     assert "\\| cell" in text  # the recipe's pipe cannot open a column
 
 
@@ -223,7 +226,8 @@ def test_a_phase_that_raises_ends_failed() -> None:
     with pytest.raises(RuntimeError), report.reporting(seen.append), report.phase("weights"):
         raise RuntimeError
     ended = seen[-1]
-    assert isinstance(ended, PhaseEnded) and not ended.ok
+    assert isinstance(ended, PhaseEnded)
+    assert not ended.ok
 
 
 def test_step_summary_totals() -> None:
