@@ -9,10 +9,13 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from builder import __version__, session
+from builder.console import add_format, add_wide, document_text, is_json, width
+from builder.core import reports
 from builder.core.deploy import RUNTIMES
 from builder.core.keys import diff_markdown
 from builder.core.plan_view import (
@@ -23,6 +26,7 @@ from builder.core.plan_view import (
     shard_count,
 )
 from builder.core.project import Project, find_root
+from builder.core.table import table as text_table
 from builder.core.variants import plan_variants
 from builder.errors import (
     BuilderError,
@@ -53,11 +57,26 @@ def say(line: str) -> None:
     echo(line)
 
 
+def say_err(line: str) -> None:
+    echo(line, err=True)
+
+
+def _log(args: argparse.Namespace) -> Callable[[str], None]:
+    """Where a command's progress lines go: stdout, or stderr when stdout carries its JSON
+    document (which must stay the only thing there)."""
+    return say_err if is_json(args) else say
+
+
+def emit(document: Mapping[str, Any]) -> None:
+    """Print a ``--format json`` document (:mod:`builder.core.reports`)."""
+    echo(document_text(document), machine=True)
+
+
 def cmd_plan(args: argparse.Namespace) -> int:
     loaded = session.load(args.root, args.overrides, runtime=args.runtime)
     plan = loaded.plan
     if args.format == "json":
-        echo(json.dumps(plan.to_json(), indent=2, sort_keys=True), machine=True)
+        emit(reports.plan_doc(plan))
     elif args.format == "github" and args.shard is not None:
         shards = _shards(args.shards, len(plan.cells))
         echo(github_shard_output(plan, loaded.catalog, args.shard, shards), machine=True, end="")
@@ -73,7 +92,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
         variants = plan_variants(plan, loaded.catalog, loaded.calibration_digest)
         made = [v for v in variants if v.spec.produced]
         table = plan_table(
-            plan, explain=args.explain, builds=builds, made=made, catalog=loaded.catalog
+            plan,
+            explain=args.explain,
+            builds=builds,
+            made=made,
+            catalog=loaded.catalog,
+            width=width(args),
         )
         echo(table, end="")
     return 0
@@ -92,6 +116,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     changes = diff.diff(args.root, args.base, args.overrides)
     if args.format == "markdown":
         echo(diff_markdown(changes, base=args.base), end="")
+    elif args.format == "json":
+        emit(reports.diff_doc(changes, base=args.base))
     else:
         for change in changes:
             parts = f" ({', '.join(change.parts)})" if change.parts else ""
@@ -104,8 +130,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_assemble(args: argparse.Namespace) -> int:
     started = time.monotonic()
     loaded = session.load(args.root, args.overrides)
-    outcomes = pipeline.assemble_folders(loaded, args.folders, log=say)
-    return _summarise("assemble", outcomes, loaded, started)
+    outcomes = pipeline.assemble_folders(loaded, args.folders, log=_log(args))
+    return _summarise("assemble", outcomes, loaded, started, as_json=is_json(args))
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
@@ -115,20 +141,28 @@ def cmd_stage(args: argparse.Namespace) -> int:
         raise NothingToBuild(msg)
     started = time.monotonic()
     if getattr(args, "launcher", None):
-        outcomes = launch.run(loaded, args.command, args.launcher, log=say)
+        outcomes = launch.run(loaded, args.command, args.launcher, log=_log(args))
     else:
-        outcomes = pipeline.release(loaded, stage=args.command, log=say)
-    return _summarise(args.command, outcomes, loaded, started)
+        outcomes = pipeline.release(loaded, stage=args.command, log=_log(args))
+    return _summarise(args.command, outcomes, loaded, started, as_json=is_json(args))
 
 
 def _summarise(
-    command: str, outcomes: Sequence[Outcome], loaded: session.Session, started: float
+    command: str,
+    outcomes: Sequence[Outcome],
+    loaded: session.Session,
+    started: float,
+    *,
+    as_json: bool = False,
 ) -> int:
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.validation.status] = counts.get(outcome.validation.status, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    echo(f"{command}: {summary} in {time.monotonic() - started:.1f}s -> {loaded.out_dir}")
+    seconds = time.monotonic() - started
+    if as_json:
+        done = [(o.validation, o.reused) for o in outcomes]
+        emit(reports.outcomes_doc(command, done, seconds=seconds, out_dir=str(loaded.out_dir)))
+    else:
+        counts = reports.totals(o.validation.status for o in outcomes)
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+        echo(f"{command}: {summary} in {seconds:.1f}s -> {loaded.out_dir}")
     # An inconclusive gate is not a pass: the cell is not qualified, so the run says so.
     problems = [
         f"{len(ids)} cell(s) {status}: {', '.join(ids)}"
@@ -149,9 +183,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         port=args.port,
         bind=args.bind,
         allow_unqualified=args.allow_unqualified,
-        log=say,
+        log=_log(args),
     )
     found = started.deployment
+    if is_json(args):
+        emit(reports.deploy_doc(found, seconds=started.seconds))
+        return 0
     devices = f", devices {','.join(map(str, found.devices))}" if found.devices else ""
     echo(f"deployed {found.cell} ({found.runtime}{devices}) in {started.seconds:.1f}s")
     echo(f"endpoint: {found.url}")
@@ -163,11 +200,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     rows = deploy.status(_out_dir(args))
+    if is_json(args):
+        emit(reports.status_doc([(r.deployment, r.state, r.uptime_s) for r in rows]))
+        return 0
     if not rows:
         echo("no deployment (builder deploy CELL starts one)")
         return 0
     header = ("CELL", "RUNTIME", "DEVICES", "ENDPOINT", "UPTIME", "STATE")
-    table = [header] + [
+    table = [
         (
             r.deployment.cell,
             r.deployment.runtime,
@@ -178,9 +218,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    for line in text_table(header, table, width(args)):
+        echo(line)
     return 0
 
 
@@ -220,14 +259,20 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 def cmd_base_image(args: argparse.Namespace) -> int:
     catalog = session.load_catalog(args.root / "conf", args.overrides)
-    built = container.make_base(Project(root=args.root), catalog, log=say)
+    built = container.make_base(Project(root=args.root), catalog, log=_log(args))
+    if is_json(args):
+        emit(reports.base_image_doc(built))
+        return 0
     echo(f"{built.tag}: {built.image_id} ({', '.join(built.ran) or 'up to date'})")
     return 0
 
 
 def cmd_export_image(args: argparse.Namespace) -> int:
     loaded = session.load(args.root, args.overrides)
-    written = container.export_images(loaded.out_dir, loaded.resolved(), log=say)
+    written = container.export_images(loaded.out_dir, loaded.resolved(), log=_log(args))
+    if is_json(args):
+        emit(reports.export_doc([str(p) for p in written]))
+        return 0
     echo(f"export-image: {len(written)} image(s) written")
     return 0
 
@@ -240,6 +285,12 @@ def cmd_lint(args: argparse.Namespace) -> int:
         raise UsageError(msg)
     catalog = session.load_catalog(project.conf_dir, catalog_overrides)
     paths = lint.expand_paths(args.paths or [project.recipes_dir])
+    if is_json(args):
+        document, failed = lint.report(paths, catalog, args.root, strict=args.strict)
+        emit(document)
+        if failed is not None:
+            raise failed
+        return 0
     for line in lint.lint(paths, catalog, args.root, strict=args.strict):
         echo(line)
     return 0
@@ -247,6 +298,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     relative = baseline.store_baseline(session.load(args.root, []), args.cell)
+    if is_json(args):
+        emit(reports.baseline_doc(args.cell, str(relative)))
+        return 0
     echo(f"wrote {relative}; use it with validate.accuracy.baseline: {relative}")
     return 0
 
@@ -260,13 +314,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
         targets=args.targets or publish.DEFAULT_TARGETS,
         dry_run=args.dry_run,
         allow_unqualified=args.allow_unqualified,
-        log=say,
+        log=_log(args),
     )
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.status] = counts.get(result.status, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no released cell"
-    echo(f"publish{' --dry-run' if args.dry_run else ''}: {summary}")
+    if is_json(args):
+        emit(reports.publish_doc(results, dry_run=args.dry_run))
+    else:
+        counts = reports.totals(r.status for r in results)
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no released cell"
+        echo(f"publish{' --dry-run' if args.dry_run else ''}: {summary}")
     failed = sorted({f"{r.cell} -> {r.target}" for r in results if r.status == "failed"})
     if failed:
         msg = f"{len(failed)} publish(es) failed: {', '.join(failed)}"
@@ -276,6 +331,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     loaded = session.load(args.root, args.overrides)
+    if is_json(args):
+        swept = list(gc.sweep(loaded, dry_run=args.dry_run, keep=args.keep, tools=args.tools))
+        emit(reports.gc_doc(swept, dry_run=args.dry_run))
+        return 0
     for line in gc.collect(loaded, dry_run=args.dry_run, keep=args.keep, tools=args.tools):
         echo(line)
     return 0
@@ -295,7 +354,8 @@ def _add_plan(
     plan = sub.add_parser(
         "plan", parents=[common], help="print the cells a release builds (runs nothing)"
     )
-    plan.add_argument("--format", choices=["table", "json", "github"], default="table")
+    add_format(plan, ("table", "json", "github"))
+    add_wide(plan)
     plan.add_argument(
         "--explain", action="store_true", help="also list excluded cells and the rule for each"
     )
@@ -317,7 +377,7 @@ def _add_plan(
         "diff", parents=[common], help="cells added, removed and changed since a git revision"
     )
     diff_parser.add_argument("--base", required=True, help="git revision to compare with")
-    diff_parser.add_argument("--format", choices=["text", "markdown"], default="text")
+    add_format(diff_parser, ("text", "markdown", "json"))
     diff_parser.add_argument(
         "overrides", nargs="*", help="catalog overrides, applied to both sides"
     )
@@ -341,6 +401,7 @@ def _add_stages(
                 help="validate each cell as one job of this Hydra launcher",
             )
             _add_runtime(stage)
+        add_format(stage)
         stage.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
         stage.set_defaults(func=cmd_stage)
     assemble = sub.add_parser(
@@ -350,6 +411,7 @@ def _add_stages(
     )
     assemble.add_argument("folders", nargs="+", type=Path, help="folders of <recipe>/<cell-id>/")
     assemble.add_argument("--override", dest="overrides", action="append", default=[])
+    add_format(assemble)
     assemble.set_defaults(func=cmd_assemble)
 
 
@@ -377,12 +439,15 @@ def _add_deploy(
         "--allow-unqualified", action="store_true", help="also deploy a cell that did not pass"
     )
     _add_runtime(dep)
+    add_format(dep)
     dep.add_argument(
         "--override", dest="overrides", action="append", default=[], help="catalog override"
     )
     dep.set_defaults(func=cmd_deploy)
     status = sub.add_parser("status", parents=[common], help="list the running deployments")
     status.add_argument("--override", dest="overrides", action="append", default=[])
+    add_format(status, ("table", "json"))
+    add_wide(status)
     status.set_defaults(func=cmd_status)
     logs = sub.add_parser("logs", parents=[common], help="a deployment's engine output")
     logs.add_argument("cell")
@@ -399,6 +464,7 @@ def _add_deploy(
         "base-image", parents=[common], help="make the cpu chip's base image here (mmdebstrap)"
     )
     base.add_argument("--override", dest="overrides", action="append", default=[])
+    add_format(base)
     base.set_defaults(func=cmd_base_image)
     export = sub.add_parser(
         "export-image",
@@ -406,6 +472,7 @@ def _add_deploy(
         help="save the images cells were validated in to out/images/ (for a publish job)",
     )
     export.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    add_format(export)
     export.set_defaults(func=cmd_export_image)
 
 
@@ -426,6 +493,7 @@ def _add_checks(
         action="store_true",
         help="refuse Hub sources not pinned to a commit (default: warn)",
     )
+    add_format(lint_parser)
     lint_parser.set_defaults(func=cmd_lint)
     schema_parser = sub.add_parser(
         "schema", parents=[common], help="write (or --check) the recipe JSON Schema"
@@ -446,6 +514,7 @@ def _add_checks(
         help="also remove quantizer tool environments this project's cells do not use "
         "(they are shared by all your projects)",
     )
+    add_format(gc_parser)
     gc_parser.set_defaults(func=cmd_gc)
 
 
@@ -458,6 +527,7 @@ def _add_publishing(
         help="store a passed cell's accuracy results under baselines/ (a stored reference)",
     )
     baseline_parser.add_argument("cell", help="cell id, e.g. qwen3-8b.nvidia.bf16.vllm")
+    add_format(baseline_parser)
     baseline_parser.set_defaults(func=cmd_baseline)
     publish_parser = sub.add_parser(
         "publish", parents=[common], help="publish released cells to hubs and registries"
@@ -477,6 +547,7 @@ def _add_publishing(
         action="store_true",
         help="also publish cells that did not pass validation (marked as such)",
     )
+    add_format(publish_parser)
     publish_parser.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     publish_parser.set_defaults(func=cmd_publish)
 
