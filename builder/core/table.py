@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from builder.text import columns, cut, escape
+from builder.text import columns, cut, escape, line
 
 GAP = "  "
 # Narrower than this a wrapped column is a ribbon of fragments: stack the rows instead.
@@ -115,7 +115,7 @@ def wrap(text: str, width: int, max_lines: int = MAX_LINES) -> list[str]:
     and dashes where it can be (anywhere where it cannot); at most ``max_lines`` lines, the
     last cut with "…" when some text is left."""
     if columns(text) <= width:
-        return [text]
+        return [_defused(text, width)]
     pieces = _pieces(text, width)
     lines: list[str] = []
     current = ""
@@ -125,10 +125,21 @@ def wrap(text: str, width: int, max_lines: int = MAX_LINES) -> list[str]:
             current = piece.lstrip()
             if len(lines) == max_lines - 1:
                 rest = current + "".join(pieces[index + 1 :])
-                return [*lines, cut(rest.rstrip(), width)]
+                lines.append(cut(rest.rstrip(), width))
+                break
         else:
             current += piece
-    return [*lines, current.rstrip()]
+    else:
+        lines.append(current.rstrip())
+    return [_defused(part, width) for part in lines]
+
+
+def _defused(part: str, width: int) -> str:
+    """A part that may start a printed line, never a CI workflow command: the CLI would
+    write a leading "::" as "\\x3a\\x3a" (:func:`builder.text.line`), so it is written so
+    here, and cut again to the width."""
+    safe = line(part, limit=None)
+    return part if safe == part else cut(safe, width)
 
 
 def _pieces(text: str, width: int) -> list[str]:
