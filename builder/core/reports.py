@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from builder.core.cells import Plan
 from builder.core.keys import CellChange
 from builder.core.results import CellValidation
+from builder.core.uploads import UploadPlan
 from builder.errors import Problem
 
 SCHEMA_VERSION = 1
@@ -145,10 +146,29 @@ class PublishResult(Protocol):
     def uploaded_bytes(self) -> int: ...
     @property
     def commit(self) -> str: ...
+    @property
+    def plan(self) -> UploadPlan | None: ...
+
+
+def upload_json(plan: UploadPlan | None) -> Document | None:
+    """What a publish sends (or, dry, would send): where, and each file's state."""
+    if plan is None:
+        return None
+    return {
+        "repo": plan.repo,
+        "revision": plan.revision,
+        "qualified": plan.qualified,
+        "files": [
+            {"path": op.file.path, "state": op.state, "bytes": op.file.size} for op in plan.ops
+        ],
+        "extra": list(plan.extra),
+        "upload_bytes": plan.upload_bytes,
+    }
 
 
 def publish_doc(results: Sequence[PublishResult], *, dry_run: bool) -> Document:
-    """``builder publish --format json``: each cell and target, and the totals."""
+    """``builder publish --format json``: each cell and target (with its upload plan, null
+    when there was none: a skipped or failed cell), and the totals."""
     return document(
         dry_run=dry_run,
         results=[
@@ -159,6 +179,7 @@ def publish_doc(results: Sequence[PublishResult], *, dry_run: bool) -> Document:
                 "detail": r.detail,
                 "uploaded_bytes": r.uploaded_bytes,
                 "commit": r.commit,
+                "plan": upload_json(r.plan),
             }
             for r in results
         ],

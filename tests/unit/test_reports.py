@@ -10,6 +10,7 @@ from builder.core import reports
 from builder.core.cells import Exclusion, Plan
 from builder.core.keys import CellChange
 from builder.core.results import CellValidation
+from builder.core.uploads import FileOp, LocalFile, UploadPlan
 from builder.errors import Problem, SourceLoc
 
 
@@ -134,6 +135,7 @@ class FakeResult:
     detail: str = ""
     uploaded_bytes: int = 0
     commit: str = ""
+    plan: UploadPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,7 @@ def test_publish_gc_and_the_rest() -> None:
     published = roundtrip(reports.publish_doc(results, dry_run=False))
     assert published["totals"] == {"failed": 1, "published": 1}
     assert published["results"][0]["uploaded_bytes"] == 10
+    assert published["results"][0]["plan"] is None
     swept = roundtrip(reports.gc_doc([FakeEntry("render", "f" * 64, 300)], dry_run=True))
     assert swept["dry_run"] is True
     assert swept["freed_bytes"] == 300
@@ -177,4 +180,30 @@ def test_base_image_says_what_it_ran() -> None:
         "image_id": "sha256:0123",
         "key": "abc",
         "ran": [],
+    }
+
+
+def test_a_publish_result_shows_its_upload_plan() -> None:
+    sent = LocalFile(path="README.md", source="cell/README.md", size=5, sha256="a", git_sha1="b")
+    plan = UploadPlan(
+        cell="a",
+        target="local",
+        kind="local",
+        repo="FlagRelease/A",
+        revision="main",
+        staging="",
+        tag="",
+        qualified=True,
+        ops=(FileOp(file=sent, state="new"),),
+    )
+    doc = roundtrip(
+        reports.publish_doc([FakeResult("a", "local", "planned", plan=plan)], dry_run=True)
+    )
+    assert doc["results"][0]["plan"] == {
+        "repo": "FlagRelease/A",
+        "revision": "main",
+        "qualified": True,
+        "files": [{"path": "README.md", "state": "new", "bytes": 5}],
+        "extra": [],
+        "upload_bytes": 5,
     }
