@@ -4,20 +4,19 @@ codes; everything else is :mod:`builder.session` (loading) and :mod:`builder.run
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import sys
 import time
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from builder import __version__, session
-from builder.display import annotation, make_display
+from builder.console import add_format, add_wide, echo, emit, is_json, log_for, width
+from builder.core import reports
 from builder.core.deploy import RUNTIMES
 from builder.core.keys import diff_markdown
-from builder.core.log import Log
 from builder.core.plan_view import (
     github_handoff,
     github_shard_output,
@@ -26,13 +25,13 @@ from builder.core.plan_view import (
     shard_count,
 )
 from builder.core.project import Project, find_root
+from builder.core.table import table as text_table
 from builder.core.variants import plan_variants
-from builder.effects import progress
+from builder.display import add_verbosity, annotate, watched
 from builder.errors import (
     BuilderError,
     NothingToBuild,
     PublishError,
-    RecipeError,
     UsageError,
     ValidationFailed,
     unknown_name,
@@ -41,28 +40,13 @@ from builder.run import baseline, container, deploy, diff, gc, launch, lint, pip
 from builder.run.cells import Outcome
 from builder.run.launchers import REGISTRY as LAUNCHERS
 from builder.run.schema import write_schema
-from builder.text import LINE_LIMIT
-from builder.text import lines as text_lines
-
-
-def echo(text: str, *, err: bool = False, machine: bool = False, end: str = "\n") -> None:
-    """Print ``text``: every line the CLI prints goes through here. Values in it may come
-    from recipes or engines, so each line is escaped and can never be a terminal escape or a
-    CI workflow command (:mod:`builder.text`); lines for people are also cut, ``machine``
-    output (JSON, $GITHUB_OUTPUT lines) never."""
-    safe = text_lines(text, limit=None if machine else LINE_LIMIT)
-    print(safe, end=end, file=sys.stderr if err else sys.stdout, flush=True)
-
-
-def say(line: str) -> None:
-    echo(line)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
     loaded = session.load(args.root, args.overrides, runtime=args.runtime)
     plan = loaded.plan
     if args.format == "json":
-        echo(json.dumps(plan.to_json(), indent=2, sort_keys=True), machine=True)
+        emit(reports.plan_doc(plan))
     elif args.format == "github" and args.shard is not None:
         shards = _shards(args.shards, len(plan.cells))
         echo(github_shard_output(plan, loaded.catalog, args.shard, shards), machine=True, end="")
@@ -78,7 +62,12 @@ def cmd_plan(args: argparse.Namespace) -> int:
         variants = plan_variants(plan, loaded.catalog, loaded.calibration_digest)
         made = [v for v in variants if v.spec.produced]
         table = plan_table(
-            plan, explain=args.explain, builds=builds, made=made, catalog=loaded.catalog
+            plan,
+            explain=args.explain,
+            builds=builds,
+            made=made,
+            catalog=loaded.catalog,
+            width=width(args),
         )
         echo(table, end="")
     return 0
@@ -97,6 +86,8 @@ def cmd_diff(args: argparse.Namespace) -> int:
     changes = diff.diff(args.root, args.base, args.overrides)
     if args.format == "markdown":
         echo(diff_markdown(changes, base=args.base), end="")
+    elif args.format == "json":
+        emit(reports.diff_doc(changes, base=args.base))
     else:
         for change in changes:
             parts = f" ({', '.join(change.parts)})" if change.parts else ""
@@ -109,9 +100,9 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_assemble(args: argparse.Namespace) -> int:
     started = time.monotonic()
     loaded = session.load(args.root, args.overrides)
-    with _watched(args) as log:
+    with watched(args, err=is_json(args)) as log:
         outcomes = pipeline.assemble_folders(loaded, args.folders, log=log)
-    return _summarise("assemble", outcomes, loaded, started)
+    return _summarise("assemble", outcomes, loaded, started, as_json=is_json(args))
 
 
 def cmd_stage(args: argparse.Namespace) -> int:
@@ -120,34 +111,30 @@ def cmd_stage(args: argparse.Namespace) -> int:
         msg = "the selection matches no cell; see `builder plan --explain`"
         raise NothingToBuild(msg)
     started = time.monotonic()
-    with _watched(args) as log:
+    with watched(args, err=is_json(args)) as log:
         if getattr(args, "launcher", None):
             outcomes = launch.run(loaded, args.command, args.launcher, log=log)
         else:
             outcomes = pipeline.release(loaded, stage=args.command, log=log)
-    return _summarise(args.command, outcomes, loaded, started)
-
-
-@contextlib.contextmanager
-def _watched(args: argparse.Namespace) -> Iterator[Log]:
-    """The run's progress shown as it happens (live on a terminal, lines elsewhere); the
-    display is closed on every way out, so a failure's message is not drawn over."""
-    display = make_display(quiet=args.quiet, verbose=args.verbose)
-    try:
-        with progress.reporting(display.event):
-            yield display.note
-    finally:
-        display.close()
+    return _summarise(args.command, outcomes, loaded, started, as_json=is_json(args))
 
 
 def _summarise(
-    command: str, outcomes: Sequence[Outcome], loaded: session.Session, started: float
+    command: str,
+    outcomes: Sequence[Outcome],
+    loaded: session.Session,
+    started: float,
+    *,
+    as_json: bool = False,
 ) -> int:
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome.validation.status] = counts.get(outcome.validation.status, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    echo(f"{command}: {summary} in {time.monotonic() - started:.1f}s -> {loaded.out_dir}")
+    seconds = time.monotonic() - started
+    if as_json:
+        done = [(o.validation, o.reused) for o in outcomes]
+        emit(reports.outcomes_doc(command, done, seconds=seconds, out_dir=str(loaded.out_dir)))
+    else:
+        counts = reports.totals(o.validation.status for o in outcomes)
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items())
+        echo(f"{command}: {summary} in {seconds:.1f}s -> {loaded.out_dir}")
     # An inconclusive gate is not a pass: the cell is not qualified, so the run says so.
     problems = [
         f"{len(ids)} cell(s) {status}: {', '.join(ids)}"
@@ -168,9 +155,12 @@ def cmd_deploy(args: argparse.Namespace) -> int:
         port=args.port,
         bind=args.bind,
         allow_unqualified=args.allow_unqualified,
-        log=say,
+        log=log_for(args),
     )
     found = started.deployment
+    if is_json(args):
+        emit(reports.deploy_doc(found, seconds=started.seconds))
+        return 0
     devices = f", devices {','.join(map(str, found.devices))}" if found.devices else ""
     echo(f"deployed {found.cell} ({found.runtime}{devices}) in {started.seconds:.1f}s")
     echo(f"endpoint: {found.url}")
@@ -182,11 +172,14 @@ def cmd_deploy(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     rows = deploy.status(_out_dir(args))
+    if is_json(args):
+        emit(reports.status_doc([(r.deployment, r.state, r.uptime_s) for r in rows]))
+        return 0
     if not rows:
         echo("no deployment (builder deploy CELL starts one)")
         return 0
     header = ("CELL", "RUNTIME", "DEVICES", "ENDPOINT", "UPTIME", "STATE")
-    table = [header] + [
+    table = [
         (
             r.deployment.cell,
             r.deployment.runtime,
@@ -197,9 +190,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         )
         for r in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
-        echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    for line in text_table(header, table, width(args)):
+        echo(line)
     return 0
 
 
@@ -239,14 +231,20 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 def cmd_base_image(args: argparse.Namespace) -> int:
     catalog = session.load_catalog(args.root / "conf", args.overrides)
-    built = container.make_base(Project(root=args.root), catalog, log=say)
+    built = container.make_base(Project(root=args.root), catalog, log=log_for(args))
+    if is_json(args):
+        emit(reports.base_image_doc(built))
+        return 0
     echo(f"{built.tag}: {built.image_id} ({', '.join(built.ran) or 'up to date'})")
     return 0
 
 
 def cmd_export_image(args: argparse.Namespace) -> int:
     loaded = session.load(args.root, args.overrides)
-    written = container.export_images(loaded.out_dir, loaded.resolved(), log=say)
+    written = container.export_images(loaded.out_dir, loaded.resolved(), log=log_for(args))
+    if is_json(args):
+        emit(reports.export_doc([str(p) for p in written]))
+        return 0
     echo(f"export-image: {len(written)} image(s) written")
     return 0
 
@@ -259,6 +257,12 @@ def cmd_lint(args: argparse.Namespace) -> int:
         raise UsageError(msg)
     catalog = session.load_catalog(project.conf_dir, catalog_overrides)
     paths = lint.expand_paths(args.paths or [project.recipes_dir])
+    if is_json(args):
+        document, failed = lint.report(paths, catalog, args.root, strict=args.strict)
+        emit(document)
+        if failed is not None:
+            raise failed
+        return 0
     for line in lint.lint(paths, catalog, args.root, strict=args.strict):
         echo(line)
     return 0
@@ -266,6 +270,9 @@ def cmd_lint(args: argparse.Namespace) -> int:
 
 def cmd_baseline(args: argparse.Namespace) -> int:
     relative = baseline.store_baseline(session.load(args.root, []), args.cell)
+    if is_json(args):
+        emit(reports.baseline_doc(args.cell, str(relative)))
+        return 0
     echo(f"wrote {relative}; use it with validate.accuracy.baseline: {relative}")
     return 0
 
@@ -279,13 +286,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
         targets=args.targets or publish.DEFAULT_TARGETS,
         dry_run=args.dry_run,
         allow_unqualified=args.allow_unqualified,
-        log=say,
+        log=log_for(args),
     )
-    counts: dict[str, int] = {}
-    for result in results:
-        counts[result.status] = counts.get(result.status, 0) + 1
-    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no released cell"
-    echo(f"publish{' --dry-run' if args.dry_run else ''}: {summary}")
+    if is_json(args):
+        emit(reports.publish_doc(results, dry_run=args.dry_run))
+    else:
+        counts = reports.totals(r.status for r in results)
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no released cell"
+        echo(f"publish{' --dry-run' if args.dry_run else ''}: {summary}")
     failed = sorted({f"{r.cell} -> {r.target}" for r in results if r.status == "failed"})
     if failed:
         msg = f"{len(failed)} publish(es) failed: {', '.join(failed)}"
@@ -295,6 +303,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     loaded = session.load(args.root, args.overrides)
+    if is_json(args):
+        swept = list(gc.sweep(loaded, dry_run=args.dry_run, keep=args.keep, tools=args.tools))
+        emit(reports.gc_doc(swept, dry_run=args.dry_run))
+        return 0
     for line in gc.collect(loaded, dry_run=args.dry_run, keep=args.keep, tools=args.tools):
         echo(line)
     return 0
@@ -314,7 +326,8 @@ def _add_plan(
     plan = sub.add_parser(
         "plan", parents=[common], help="print the cells a release builds (runs nothing)"
     )
-    plan.add_argument("--format", choices=["table", "json", "github"], default="table")
+    add_format(plan, ("table", "json", "github"))
+    add_wide(plan)
     plan.add_argument(
         "--explain", action="store_true", help="also list excluded cells and the rule for each"
     )
@@ -336,7 +349,7 @@ def _add_plan(
         "diff", parents=[common], help="cells added, removed and changed since a git revision"
     )
     diff_parser.add_argument("--base", required=True, help="git revision to compare with")
-    diff_parser.add_argument("--format", choices=["text", "markdown"], default="text")
+    add_format(diff_parser, ("text", "markdown", "json"))
     diff_parser.add_argument(
         "overrides", nargs="*", help="catalog overrides, applied to both sides"
     )
@@ -360,7 +373,8 @@ def _add_stages(
                 help="validate each cell as one job of this Hydra launcher",
             )
             _add_runtime(stage)
-        _add_verbosity(stage)
+        add_format(stage)
+        add_verbosity(stage)
         stage.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
         stage.set_defaults(func=cmd_stage)
     assemble = sub.add_parser(
@@ -370,22 +384,9 @@ def _add_stages(
     )
     assemble.add_argument("folders", nargs="+", type=Path, help="folders of <recipe>/<cell-id>/")
     assemble.add_argument("--override", dest="overrides", action="append", default=[])
-    _add_verbosity(assemble)
+    add_format(assemble)
+    add_verbosity(assemble)
     assemble.set_defaults(func=cmd_assemble)
-
-
-def _add_verbosity(parser: argparse.ArgumentParser) -> None:
-    loudness = parser.add_mutually_exclusive_group()
-    loudness.add_argument(
-        "-q", "--quiet", action="store_true", help="print only failures and the summary"
-    )
-    loudness.add_argument(
-        "-v",
-        "--verbose",
-        action="store_true",
-        help="also print each phase's news (an engine's last log line, requests done) "
-        "in logs and CI, where the live view is not drawn",
-    )
 
 
 def _add_runtime(parser: argparse.ArgumentParser) -> None:
@@ -412,12 +413,15 @@ def _add_deploy(
         "--allow-unqualified", action="store_true", help="also deploy a cell that did not pass"
     )
     _add_runtime(dep)
+    add_format(dep)
     dep.add_argument(
         "--override", dest="overrides", action="append", default=[], help="catalog override"
     )
     dep.set_defaults(func=cmd_deploy)
     status = sub.add_parser("status", parents=[common], help="list the running deployments")
     status.add_argument("--override", dest="overrides", action="append", default=[])
+    add_format(status, ("table", "json"))
+    add_wide(status)
     status.set_defaults(func=cmd_status)
     logs = sub.add_parser("logs", parents=[common], help="a deployment's engine output")
     logs.add_argument("cell")
@@ -434,6 +438,7 @@ def _add_deploy(
         "base-image", parents=[common], help="make the cpu chip's base image here (mmdebstrap)"
     )
     base.add_argument("--override", dest="overrides", action="append", default=[])
+    add_format(base)
     base.set_defaults(func=cmd_base_image)
     export = sub.add_parser(
         "export-image",
@@ -441,6 +446,7 @@ def _add_deploy(
         help="save the images cells were validated in to out/images/ (for a publish job)",
     )
     export.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    add_format(export)
     export.set_defaults(func=cmd_export_image)
 
 
@@ -461,6 +467,7 @@ def _add_checks(
         action="store_true",
         help="refuse Hub sources not pinned to a commit (default: warn)",
     )
+    add_format(lint_parser)
     lint_parser.set_defaults(func=cmd_lint)
     schema_parser = sub.add_parser(
         "schema", parents=[common], help="write (or --check) the recipe JSON Schema"
@@ -481,6 +488,7 @@ def _add_checks(
         help="also remove quantizer tool environments this project's cells do not use "
         "(they are shared by all your projects)",
     )
+    add_format(gc_parser)
     gc_parser.set_defaults(func=cmd_gc)
 
 
@@ -493,6 +501,7 @@ def _add_publishing(
         help="store a passed cell's accuracy results under baselines/ (a stored reference)",
     )
     baseline_parser.add_argument("cell", help="cell id, e.g. qwen3-8b.nvidia.bf16.vllm")
+    add_format(baseline_parser)
     baseline_parser.set_defaults(func=cmd_baseline)
     publish_parser = sub.add_parser(
         "publish", parents=[common], help="publish released cells to hubs and registries"
@@ -512,6 +521,7 @@ def _add_publishing(
         action="store_true",
         help="also publish cells that did not pass validation (marked as such)",
     )
+    add_format(publish_parser)
     publish_parser.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     publish_parser.set_defaults(func=cmd_publish)
 
@@ -549,7 +559,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         echo(f"error: {exc}", err=True)
         if os.environ.get("GITHUB_ACTIONS") == "true":
-            _annotate(exc, args.root)
+            annotate(exc, args.root, err=is_json(args))
         return exc.return_code
     except KeyboardInterrupt:
         echo("interrupted", err=True)
@@ -559,28 +569,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     return code
-
-
-def _annotate(exc: BuilderError, root: Path | None) -> None:
-    """In GitHub Actions, each recipe problem also as an annotation on its file's line (the
-    pull request shows it there). The values are escaped: a recipe cannot forge a command."""
-    problems = exc.problems if isinstance(exc, RecipeError) else ()
-    for problem in problems[: RecipeError.SHOWN]:
-        loc = problem.loc
-        file = _relative(Path(loc.file), root)
-        message = f"{problem.key}: {problem.message}" if problem.key else problem.message
-        line = annotation(
-            "error", message, file=file, line=loc.line, col=loc.column, title="builder"
-        )
-        print(line, file=sys.stdout, flush=True)
-
-
-def _relative(path: Path, root: Path | None) -> str:
-    """``path`` relative to the project root, as GitHub names files in annotations."""
-    if root is not None and path.is_absolute():
-        with contextlib.suppress(ValueError):
-            return path.relative_to(root).as_posix()
-    return path.as_posix()
 
 
 if __name__ == "__main__":

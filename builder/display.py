@@ -18,10 +18,12 @@ output come from recipes and engines. ``--quiet`` keeps only failures and the en
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Protocol
@@ -31,8 +33,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.text import Text
 
 from builder.core import progress
+from builder.core.log import Log
 from builder.core.progress import Event
 from builder.core.report import markdown_cell
+from builder.effects import progress as reporting
+from builder.errors import BuilderError, RecipeError
 from builder.text import LINE_LIMIT, escape
 from builder.text import line as safe_line
 
@@ -284,7 +289,59 @@ def make_display(
     return PlainDisplay(stream, quiet=quiet, verbose=verbose)
 
 
+@contextlib.contextmanager
+def watched(args: argparse.Namespace, *, err: bool = False) -> Iterator[Log]:
+    """A run's progress shown as it happens, on stdout (stderr with ``err``: stdout then
+    carries a JSON document); the display is closed on every way out, so that a failure's
+    message is never drawn over."""
+    display = make_display(
+        sys.stderr if err else sys.stdout, quiet=args.quiet, verbose=args.verbose
+    )
+    try:
+        with reporting.reporting(display.event):
+            yield display.note
+    finally:
+        display.close()
+
+
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-q", "--quiet", action="store_true", help="print only failures and the summary"
+    )
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print each phase's news (an engine's last log line, requests done) "
+        "in logs and CI, where the live view is not drawn",
+    )
+
+
 # ---------------------------------------------------------------------- GitHub Actions
+
+
+def annotate(exc: BuilderError, root: Path | None, *, err: bool = False) -> None:
+    """In GitHub Actions, each recipe problem also as an annotation on its file's line (the
+    pull request shows it there), on stderr with ``err`` (stdout holds a JSON document).
+    The values are escaped: a recipe cannot forge a command."""
+    problems = exc.problems if isinstance(exc, RecipeError) else ()
+    for problem in problems[: RecipeError.SHOWN]:
+        loc = problem.loc
+        file = _relative(Path(loc.file), root)
+        message = f"{problem.key}: {problem.message}" if problem.key else problem.message
+        line = annotation(
+            "error", message, file=file, line=loc.line, col=loc.column, title="builder"
+        )
+        print(line, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    """``path`` relative to the project root, as GitHub names files in annotations."""
+    if root is not None and path.is_absolute():
+        with contextlib.suppress(ValueError):
+            return path.relative_to(root).as_posix()
+    return path.as_posix()
 
 
 def escape_data(text: str) -> str:

@@ -14,6 +14,7 @@ messages, the CLI for every line it prints.
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # How much of a value a message shows: enough to recognise it, never a 200 KB line.
 VALUE_LIMIT = 80
@@ -68,3 +69,30 @@ def lines(text: str, *, limit: int | None = LINE_LIMIT) -> str:
     """Several lines of output, each made safe by :func:`line`. Only ``\\n`` separates
     lines: any other line break (``\\r``, U+2028, ...) is escaped inside its line."""
     return "\n".join(line(part, limit=limit) for part in text.split("\n"))
+
+
+def columns(text: str) -> int:
+    """How many terminal columns ``text`` takes: East Asian wide characters take two,
+    combining marks none (tables pad and cut by this, not by ``len``)."""
+    if text.isascii():
+        return len(text)
+    return sum(_columns(ch) for ch in text)
+
+
+def _columns(ch: str) -> int:
+    if unicodedata.combining(ch):
+        return 0
+    return 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+
+
+def cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` columns, its end replaced by "…" when it is longer."""
+    if columns(text) <= width:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        used += _columns(ch)
+        if used > width - 1:
+            break
+        kept.append(ch)
+    return "".join(kept) + "…"

@@ -9,21 +9,12 @@ from typing import Any
 from builder.core.catalog_model import Catalog
 from builder.core.cells import Plan
 from builder.core.matrix import engine_version
+from builder.core.table import paragraph, table
 from builder.core.variants import PlannedVariant
 from builder.errors import UsageError
 
 # GitHub Actions makes at most 256 jobs of one matrix.
 MATRIX_LIMIT = 256
-
-
-def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    lines = [
-        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-        for row in (header, *rows)
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return lines
 
 
 def plan_table(
@@ -33,11 +24,14 @@ def plan_table(
     builds: Mapping[str, str] | None = None,
     made: Sequence[PlannedVariant] = (),
     catalog: Catalog | None = None,
+    width: int | None = None,
 ) -> str:
     """The cells to build; with ``explain`` also every excluded cell and its rule, with
     ``builds`` what the build cache will do for each cell (build, render, cached), and with
-    ``made`` the weights the builder makes (once each, for every cell that serves them)."""
-    lines = [f"{len(plan.cells)} cell(s) to build, {len(plan.excluded)} excluded"]
+    ``made`` the weights the builder makes (once each, for every cell that serves them).
+    Every line fits ``width`` columns (None: as wide as the values), see
+    :mod:`builder.core.table`."""
+    lines = paragraph(f"{len(plan.cells)} cell(s) to build, {len(plan.excluded)} excluded", width)
     if plan.cells:
         rows = [
             [
@@ -52,22 +46,22 @@ def plan_table(
         if builds is not None:
             header.append("BUILD")
             rows = [[*row, builds.get(row[0], "")] for row in rows]
-        lines += ["", *_table(header, rows)]
+        lines += ["", *table(header, rows, width)]
     if made:
         rows = [
             [f"{v.spec.recipe}/{v.spec.quantization}", str(len(v.cells)), v.spec.describe()]
             for v in made
         ]
-        lines += ["", *_table(["WEIGHTS MADE ONCE", "CELLS", "HOW"], rows)]
+        lines += ["", *table(["WEIGHTS MADE ONCE", "CELLS", "HOW"], rows, width)]
     found = _found_versions(plan, catalog) if explain and catalog is not None else []
     if found:
         header = ["CELL", "ENGINE", "CATALOG SAYS", "FOUND IN ITS IMAGE (TAGS USE IT)"]
-        lines += ["", *_table(header, found)]
+        lines += ["", *table(header, found, width)]
     if explain and plan.excluded:
         rows = [[e.id, e.reason, e.rule] for e in plan.excluded]
-        lines += ["", *_table(["EXCLUDED CELL", "REASON", "RULE"], rows)]
+        lines += ["", *table(["EXCLUDED CELL", "REASON", "RULE"], rows, width)]
     elif plan.excluded:
-        lines += ["", "(run with --explain to see the excluded cells and why)"]
+        lines += ["", *paragraph("(run with --explain to see the excluded cells and why)", width)]
     return "\n".join(lines) + "\n"
 
 

@@ -80,20 +80,27 @@ def entries(where: dict[str, Path]) -> Iterator[tuple[Entry, Path]]:
 
 def collect(session: Session, *, dry_run: bool, keep: int, tools: bool = False) -> Iterator[str]:
     """Remove (or with ``dry_run`` list) what no current cell refers to; lines to print."""
+    verb = "would remove" if dry_run else "removed"
+    doomed = []
+    for entry in sweep(session, dry_run=dry_run, keep=keep, tools=tools):
+        doomed.append(entry)
+        yield f"{verb} {entry.kind}/{entry.name} ({size_text(entry.size)})"
+    total = sum(e.size for e in doomed)
+    what = "would free" if dry_run else "freed"
+    yield f"{what} {size_text(total)} ({total:,} bytes) in {len(doomed)} entries"
+
+
+def sweep(session: Session, *, dry_run: bool, keep: int, tools: bool = False) -> Iterator[Entry]:
+    """Remove (or with ``dry_run`` only find) what no current cell refers to, one entry at a
+    time (each yielded once it is gone), under out/'s lock."""
     where = folders(session, tools=tools)
     with fs.exclusive_lock(session.out_dir):
         found = dict(entries(where))
         paths = {(e.kind, e.name): p for e, p in found.items()}
-        doomed = unreferenced(found, referenced(session), keep)
-        verb = "would remove" if dry_run else "removed"
-        for entry in doomed:
-            path = paths[(entry.kind, entry.name)]
+        for entry in unreferenced(found, referenced(session), keep):
             if not dry_run:
-                _remove(path)
-            yield f"{verb} {entry.kind}/{entry.name} ({size_text(entry.size)})"
-    total = sum(e.size for e in doomed)
-    what = "would free" if dry_run else "freed"
-    yield f"{what} {size_text(total)} ({total:,} bytes) in {len(doomed)} entries"
+                _remove(paths[(entry.kind, entry.name)])
+            yield entry
 
 
 def _remove(path: Path) -> None:

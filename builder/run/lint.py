@@ -12,6 +12,7 @@ waives its rule with a reason (``hadolint_waivers``).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from builder.core.catalog_model import Catalog
@@ -20,6 +21,7 @@ from builder.core.dockerlint import unwaived, waiver_problems
 from builder.core.matrix import Selection, expand, incompatibility
 from builder.core.recipes import load_recipes, recipe_files
 from builder.core.render import render_cell
+from builder.core.reports import Document, LintedRecipe, lint_doc
 from builder.core.values import unpinned_sources
 from builder.effects.hadolint import hadolint_batch
 from builder.errors import Problem, RecipeError, SourceLoc
@@ -33,11 +35,41 @@ def expand_paths(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
+@dataclass(frozen=True, kw_only=True)
+class Linted:
+    """What lint found in recipes without problems: warnings, and each recipe's summary."""
+
+    warnings: tuple[Problem, ...]
+    recipes: tuple[LintedRecipe, ...]
+
+
 def lint(
     paths: Sequence[Path], catalog: Catalog, root: Path, *, strict: bool = False
 ) -> Iterator[str]:
     """Lines to print for recipes without problems; raises RecipeError listing all problems
     (with ``strict``, unpinned sources among them; otherwise they are warning lines)."""
+    linted = check(paths, catalog, root, strict=strict)
+    for problem in linted.warnings:
+        yield f"warning: {problem} (builder lint --strict refuses this)"
+    for recipe in linted.recipes:
+        extra = f"; note: {'; '.join(recipe.notes)}" if recipe.notes else ""
+        yield f"{recipe.file}: ok ({recipe.cells} cells, {recipe.excluded} excluded){extra}"
+
+
+def report(
+    paths: Sequence[Path], catalog: Catalog, root: Path, *, strict: bool = False
+) -> tuple[Document, RecipeError | None]:
+    """``lint --format json``: the findings as a document, and the error that fails lint
+    (raised by the caller once the document is printed), if any."""
+    try:
+        linted = check(paths, catalog, root, strict=strict)
+    except RecipeError as exc:
+        return lint_doc(errors=exc.problems, warnings=()), exc
+    return lint_doc(errors=(), warnings=linted.warnings, recipes=linted.recipes), None
+
+
+def check(paths: Sequence[Path], catalog: Catalog, root: Path, *, strict: bool = False) -> Linted:
+    """What :func:`lint` prints, as data; raises RecipeError listing all problems."""
     recipes = load_recipes(paths, catalog, root)
     problems = [p for loaded in recipes for p in plan_problems(loaded, catalog)]
     problems += [p for loaded in recipes for p in dockerfile_problems(loaded, catalog, root)]
@@ -46,13 +78,19 @@ def lint(
         problems += unpinned
     if problems:
         raise RecipeError(problems)
-    for problem in unpinned:
-        yield f"warning: {problem} (builder lint --strict refuses this)"
+    summaries = []
     for loaded in recipes:
         plan = expand([loaded], catalog, Selection())
         notes = sorted({f"{c.engine} ignores {a}" for c in plan.cells for a in c.ignored_args})
-        extra = f"; note: {'; '.join(notes)}" if notes else ""
-        yield f"{loaded.file}: ok ({len(plan.cells)} cells, {len(plan.excluded)} excluded){extra}"
+        summaries.append(
+            LintedRecipe(
+                file=loaded.file,
+                cells=len(plan.cells),
+                excluded=len(plan.excluded),
+                notes=tuple(notes),
+            )
+        )
+    return Linted(warnings=tuple(unpinned), recipes=tuple(summaries))
 
 
 def pinning_problems(loaded: LoadedRecipe) -> Iterable[Problem]:

@@ -10,14 +10,6 @@ import pytest
 from rich.console import Console
 
 from builder.cli import main
-from builder.display import (
-    GitHubDisplay,
-    LiveDisplay,
-    PlainDisplay,
-    annotation,
-    make_display,
-    step_summary,
-)
 from builder.core import progress
 from builder.core.progress import (
     CellEnded,
@@ -29,6 +21,14 @@ from builder.core.progress import (
     RunStarted,
 )
 from builder.core.results import CellValidation, Check, SuiteResult
+from builder.display import (
+    GitHubDisplay,
+    LiveDisplay,
+    PlainDisplay,
+    annotation,
+    make_display,
+    step_summary,
+)
 from builder.effects import progress as report
 from tests.conftest import ROOT
 
