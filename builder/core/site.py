@@ -172,6 +172,7 @@ def _perf_view(perf: Mapping[str, Any]) -> dict[str, Any] | None:
         )
     return {
         "verdict": evaluation.VERDICT_TEXT.get(perf["verdict"], str(perf["verdict"])),
+        "reference": perf["verdict"] == "reference",
         "summary": evaluation.throughput_cell({"perf": perf}),
         "min_ratio": perf.get("min_ratio"),
         "confidence": perf.get("confidence"),
