@@ -232,6 +232,47 @@ def hint(
     return "within the quality gate; use when this chip and engine are what you have"
 
 
+def variant_grid(
+    loaded: LoadedRecipe,
+    plan: Plan,
+    catalog: Catalog,
+    entries: Mapping[str, Mapping[str, Any]],
+) -> tuple[list[str], list[list[str]]]:
+    """The variant table of one model as its header and rows of plain, unescaped text:
+    the Markdown table and the site page's HTML table show the same cells."""
+    rows = variants(loaded, plan, catalog, entries)
+    chips = sorted({c.chip for c in plan.cells if c.recipe == loaded.name})
+    header = [
+        "Variant",
+        "Quantization",
+        "Made by",
+        "Size",
+        "Bits/weight",
+        "Accuracy",
+        "Δ vs reference",
+        *(f"{chip} peak tok/s (range; worst × [interval])" for chip in chips),
+        "Use this when",
+    ]
+    grid = []
+    for row in rows:
+        scores = ", ".join(f"{v * 100:.1f}% {k}" for k, v in sorted(row["accuracy"].items()))
+        bpw = row["bits_per_weight"]
+        grid.append(
+            [
+                str(row["variant"]),
+                str(row["quantization"]),
+                str(row["made_by"]),
+                _size(row["size_bytes"]),
+                "—" if bpw is None else f"{bpw:.2f}",
+                scores or "—",
+                evaluation.signed_pct(row["accuracy_delta"]),
+                *(_throughput_text(row["throughput"].get(chip, [])) for chip in chips),
+                str(row["hint"]),
+            ]
+        )
+    return header, grid
+
+
 def variant_markdown(
     loaded: LoadedRecipe,
     plan: Plan,
@@ -239,29 +280,9 @@ def variant_markdown(
     entries: Mapping[str, Mapping[str, Any]],
 ) -> str:
     """The variant table of one model (catalog page, README and every card of the model)."""
-    rows = variants(loaded, plan, catalog, entries)
-    chips = sorted({c.chip for c in plan.cells if c.recipe == loaded.name})
-    lines = [
-        "| Variant | Quantization | Made by | Size | Bits/weight | Accuracy | Δ vs reference | "
-        + " | ".join(f"{chip} peak tok/s (range; worst × [interval])" for chip in chips)
-        + " | Use this when |",
-        "|---|---|---|---|---|---|---|" + "---|" * len(chips) + "---|",
-    ]
-    for row in rows:
-        scores = ", ".join(f"{v * 100:.1f}% {k}" for k, v in sorted(row["accuracy"].items()))
-        bpw = row["bits_per_weight"]
-        cells = [
-            _cell(row["variant"]),
-            _cell(row["quantization"]),
-            _cell(row["made_by"]),
-            _size(row["size_bytes"]),
-            "—" if bpw is None else f"{bpw:.2f}",
-            scores or "—",
-            evaluation.signed_pct(row["accuracy_delta"]),
-            *(_throughput_text(row["throughput"].get(chip, [])) for chip in chips),
-            _cell(row["hint"]),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+    header, grid = variant_grid(loaded, plan, catalog, entries)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(text) for text in row) + " |" for row in grid]
     return "\n".join(lines) + "\n"
 
 

@@ -20,53 +20,91 @@ STATUS_TEXT = {
 }
 
 
+RELEASE_COLUMNS = (
+    "Model",
+    "Chip",
+    "Quantization",
+    "Engine",
+    "Status",
+    "Accuracy Δ",
+    "Throughput ×",
+    "Release name",
+    "Image",
+)
+
+
+def release_rows(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The release table's rows, sorted by cell id, as plain unescaped text: the README
+    (Markdown) and the site page (HTML) each escape them for their own syntax. ``links``:
+    (hub label, URL) of each hub the cell was published to; ``image``: its tag once pushed."""
+    return [
+        {
+            "id": str(e["id"]),
+            "path": str(e.get("path", "")),
+            "model": str(e["model"]),
+            "chip": str(e["chip"]),
+            "quantization": str(e["quantization"]),
+            "engine": str(e["engine"]),
+            "status": STATUS_TEXT.get(e["status"], str(e["status"])),
+            "accuracy": evaluation.accuracy_cell(e.get("gates") or {}),
+            "throughput": evaluation.throughput_cell(e.get("gates") or {}),
+            "name": str(e["release_repo"]),
+            "links": hub_links(e),
+            "image": str(e["image"]) if _pushed(e) else None,
+        }
+        for e in sorted(entries, key=lambda e: str(e["id"]))
+    ]
+
+
 def release_table(entries: Iterable[Mapping[str, Any]]) -> str:
     """The Markdown release table, one row per cell, sorted by cell id."""
-    header = [
-        (
-            "| Model | Chip | Quantization | Engine | Status | Accuracy Δ | Throughput × "
-            "| Release name | Image |"
-        ),
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    header = ["| " + " | ".join(RELEASE_COLUMNS) + " |", "|" + "---|" * len(RELEASE_COLUMNS)]
     rows = [
         "| {model} | {chip} | {quantization} | {engine} | {status} | {accuracy} | {throughput} "
         "| {name} | {image} |".format(
-            model=_cell(e["model"]),
-            chip=_cell(e["chip"]),
-            quantization=_cell(e["quantization"]),
-            engine=_cell(e["engine"]),
-            status=STATUS_TEXT.get(e["status"], e["status"]),
-            accuracy=_cell(evaluation.accuracy_cell(e.get("gates") or {})),
-            throughput=_cell(evaluation.throughput_cell(e.get("gates") or {})),
-            name=release_link(e),
-            image=pushed_image(e),
+            model=_cell(r["model"]),
+            chip=_cell(r["chip"]),
+            quantization=_cell(r["quantization"]),
+            engine=_cell(r["engine"]),
+            status=r["status"],
+            accuracy=_cell(r["accuracy"]),
+            throughput=_cell(r["throughput"]),
+            name=_link_text(r["name"], r["links"]),
+            image="—" if r["image"] is None else f"`{_cell(r['image'])}`",
         )
-        for e in sorted(entries, key=lambda e: str(e["id"]))
+        for r in release_rows(entries)
     ]
     return "\n".join(header + rows) + "\n"
 
 
-def pushed_image(entry: Mapping[str, Any]) -> str:
-    """The cell's image tag once it was pushed (release.json keeps its digest), else —:
-    the table never names an image that is not in a registry."""
-    pushed = [p for p in (entry.get("published") or {}).values() if p.get("kind") == "oci"]
-    return f"`{_cell(entry['image'])}`" if pushed else "—"
+def _pushed(entry: Mapping[str, Any]) -> bool:
+    """Whether the cell's image was pushed (release.json keeps its digest): the table never
+    names an image that is not in a registry."""
+    return any(p.get("kind") == "oci" for p in (entry.get("published") or {}).values())
 
 
 HUB_LINKS = {"huggingface": "HF", "modelscope": "ModelScope"}
 
 
+def hub_links(entry: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(label, URL) of each hub the cell was published to (and only those)."""
+    published = entry.get("published") or {}
+    return [
+        (label, str(published[t]["url"]))
+        for kind, label in HUB_LINKS.items()
+        for t in sorted(published)
+        if published[t].get("kind") == kind
+    ]
+
+
 def release_link(entry: Mapping[str, Any]) -> str:
     """The release name, with a link to each hub it was published to (and only those)."""
-    links = [
-        f"[{label}]({entry['published'][t]['url']})"
-        for kind, label in HUB_LINKS.items()
-        for t in sorted(entry.get("published", {}))
-        if entry["published"][t].get("kind") == kind
-    ]
-    name = _cell(entry["release_repo"])
-    return f"{name} ({' · '.join(links)})" if links else name
+    return _link_text(str(entry["release_repo"]), hub_links(entry))
+
+
+def _link_text(name: str, links: list[tuple[str, str]]) -> str:
+    text = " · ".join(f"[{label}]({url})" for label, url in links)
+    return f"{_cell(name)} ({text})" if links else _cell(name)
 
 
 def _cell(value: object) -> str:

@@ -86,6 +86,15 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def read_bytes(path: Path) -> bytes | None:
+    """The bytes of ``path``; None when it is missing or unreadable."""
+    refuse_links(path)
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
 def sha256_file(path: Path, *hashers: Any) -> str:
     """The sha256 of a file, read once in 1 MiB chunks (weights may be gigabytes); each of
     ``hashers`` (hashlib objects) is fed the same bytes."""

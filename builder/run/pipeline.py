@@ -15,7 +15,8 @@ that died mid-write. A cell that fails never stops the others.
 - ``write``: write each cell's folder (through the render cache), all staged first and
   swapped in, in order, after one sync;
 - ``lint``: hadolint on each rendered Dockerfile (findings are warnings here);
-- ``index``: out/release.json, the report, the catalog page and the README table.
+- ``index``: out/release.json, the report, the catalog page, the report page
+  (out/site/index.html) and the README table.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from builder.core.results import CellValidation
 from builder.effects import fs, gittree, killpoint, orphans, progress
 from builder.effects.hadolint import hadolint_batch
 from builder.errors import BuilderError, OutputError
-from builder.run import assemble
+from builder.run import assemble, site
 from builder.run.cells import Judged, Outcome, Stage, judge_cell, judge_merged, write_cell
 from builder.session import Session
 
@@ -176,6 +177,7 @@ def _write_index(run: Run) -> None:
     entries = index.merged_entries(session.full_plan, fresh, previous, session.catalog)
     for name, data in index.index_files(session.full_plan, session.catalog, entries).items():
         fs.write_atomic(out_dir / name, data)
+    site.write_site(out_dir, session.full_plan, session.catalog, entries)
     killpoint.point("index-written")
     readme = session.project.readme(session.catalog.settings)
     tables = index.variant_tables(session.full_plan, session.catalog, entries)
