@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from builder import __version__, session
+from builder.core import doctor as doctor_report
 from builder.core.deploy import RUNTIMES
 from builder.core.keys import diff_markdown
 from builder.core.plan_view import (
@@ -32,7 +33,18 @@ from builder.errors import (
     ValidationFailed,
     unknown_name,
 )
-from builder.run import baseline, container, deploy, diff, gc, launch, lint, pipeline, publish
+from builder.run import (
+    baseline,
+    container,
+    deploy,
+    diff,
+    doctor,
+    gc,
+    launch,
+    lint,
+    pipeline,
+    publish,
+)
 from builder.run.cells import Outcome
 from builder.run.launchers import REGISTRY as LAUNCHERS
 from builder.run.schema import write_schema
@@ -281,6 +293,16 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    # A report: what is missing is said, never an error (exit 0).
+    found = doctor.doctor(args.root, args.overrides, runtime=args.runtime)
+    if args.format == "json":
+        echo(json.dumps(found.to_json(), indent=2, sort_keys=True), machine=True)
+    else:
+        echo(doctor_report.text(found), end="")
+    return 0
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     echo(write_schema(args.root, check=args.check))
     return 0
@@ -449,6 +471,20 @@ def _add_checks(
     gc_parser.set_defaults(func=cmd_gc)
 
 
+def _add_doctor(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    doc = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="what this host has (chips, engines, tools) and why cells would await a runner",
+    )
+    doc.add_argument("--format", choices=["table", "json"], default="table")
+    _add_runtime(doc)
+    doc.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    doc.set_defaults(func=cmd_doctor)
+
+
 def _add_publishing(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
@@ -498,7 +534,7 @@ def parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show tracebacks (or set BUILDER_FULL_ERROR=1)"
     )
     sub = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_plan, _add_stages, _add_deploy, _add_checks, _add_publishing):
+    for add in (_add_plan, _add_stages, _add_deploy, _add_checks, _add_publishing, _add_doctor):
         add(sub, common)
     return main_parser
 

@@ -9,6 +9,7 @@ absolute path; one found only on PATH is run as before, by its name.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import sys
@@ -80,3 +81,12 @@ def python_of(program: str) -> str:
     # A long path makes pip write a "#!/bin/sh" wrapper instead: not a Python.
     named = words[0] if words else ""
     return named if Path(named).name.startswith("python") else sys.executable
+
+
+def installed_version(distribution: str) -> str | None:
+    """The version of ``distribution`` installed for the running interpreter, if any (what
+    the tools it runs as ``python -m`` modules, such as lm-eval, are)."""
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None

@@ -3,6 +3,7 @@ install, or ``/path/venv/bin/builder``), finds the tools installed beside it."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,3 +43,20 @@ def test_lint_by_full_path_finds_hadolint_beside_the_builder(path: str) -> None:
     done = _builder("lint", path=path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count(": ok (") == len(list((ROOT / "recipes").glob("*.yaml")))
+
+
+def test_doctor_by_full_path_says_the_tools_are_beside_the_builder() -> None:
+    done = _builder("doctor", "--format", "json", path="")
+    assert done.returncode == 0, done.stdout + done.stderr
+    data = json.loads(done.stdout)
+    tools = {t["name"]: t for t in data["tools"]}
+    assert tools["hadolint"]["found"], tools["hadolint"]
+    assert tools["hadolint"]["where"] == str(BUILDER.parent / "hadolint")
+    assert tools["hadolint"]["version"][0].isdigit()
+    engines = {e["name"]: e for e in data["engines"]}
+    assert engines["transformers"]["where"] == str(BUILDER.parent / "transformers")
+    assert engines["transformers"]["version"], engines["transformers"]
+    # The engine found where validation will find it: the tiny cells would run here.
+    here = {c["cell"]: c["status"] for c in data["cells"]}
+    assert here["tiny-llama.cpu.bf16.transformers"] == "runs-here"
+    assert here["qwen3-8b.nvidia.bf16.vllm"] == "awaiting-runner"
