@@ -33,18 +33,8 @@ from builder.errors import (
     ValidationFailed,
     unknown_name,
 )
-from builder.run import (
-    baseline,
-    container,
-    deploy,
-    diff,
-    doctor,
-    gc,
-    launch,
-    lint,
-    pipeline,
-    publish,
-)
+from builder.run import baseline, container, deploy, diff, gc, launch, lint, pipeline, publish
+from builder.run import doctor as host_doctor
 from builder.run.cells import Outcome
 from builder.run.launchers import REGISTRY as LAUNCHERS
 from builder.run.schema import write_schema
@@ -295,7 +285,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     # A report: what is missing is said, never an error (exit 0).
-    found = doctor.doctor(args.root, args.overrides, runtime=args.runtime)
+    found = host_doctor.doctor(args.root, args.overrides, runtime=args.runtime)
     if args.format == "json":
         echo(json.dumps(found.to_json(), indent=2, sort_keys=True), machine=True)
     else:
