@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from builder import __version__, session
-from builder.console import add_format, add_wide, echo, emit, is_json, log_for, width
+from builder.console import add_format, add_wide, duration, echo, emit, is_json, log_for, width
+from builder.core import doctor as doctor_report
 from builder.core import reports
 from builder.core.deploy import RUNTIMES
 from builder.core.keys import diff_markdown
@@ -37,6 +38,7 @@ from builder.errors import (
     unknown_name,
 )
 from builder.run import baseline, container, deploy, diff, gc, launch, lint, pipeline, publish
+from builder.run import doctor as host_doctor
 from builder.run.cells import Outcome
 from builder.run.launchers import REGISTRY as LAUNCHERS
 from builder.run.schema import write_schema
@@ -185,7 +187,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             r.deployment.runtime,
             ",".join(map(str, r.deployment.devices)) or "-",
             r.deployment.url,
-            _duration(r.uptime_s),
+            duration(r.uptime_s),
             r.state,
         )
         for r in rows
@@ -193,12 +195,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     for line in text_table(header, table, width(args)):
         echo(line)
     return 0
-
-
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -309,6 +305,16 @@ def cmd_gc(args: argparse.Namespace) -> int:
         return 0
     for line in gc.collect(loaded, dry_run=args.dry_run, keep=args.keep, tools=args.tools):
         echo(line)
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    # A report: what is missing is said, never an error (exit 0).
+    found = host_doctor.doctor(args.root, args.overrides, runtime=args.runtime)
+    if args.format == "json":
+        echo(json.dumps(found.to_json(), indent=2, sort_keys=True), machine=True)
+    else:
+        echo(doctor_report.text(found), end="")
     return 0
 
 
@@ -492,6 +498,20 @@ def _add_checks(
     gc_parser.set_defaults(func=cmd_gc)
 
 
+def _add_doctor(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
+) -> None:
+    doc = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="what this host has (chips, engines, tools) and why cells would await a runner",
+    )
+    doc.add_argument("--format", choices=["table", "json"], default="table")
+    _add_runtime(doc)
+    doc.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
+    doc.set_defaults(func=cmd_doctor)
+
+
 def _add_publishing(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
@@ -543,7 +563,7 @@ def parser() -> argparse.ArgumentParser:
         "--debug", action="store_true", help="show tracebacks (or set BUILDER_FULL_ERROR=1)"
     )
     sub = main_parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_plan, _add_stages, _add_deploy, _add_checks, _add_publishing):
+    for add in (_add_plan, _add_stages, _add_deploy, _add_checks, _add_publishing, _add_doctor):
         add(sub, common)
     return main_parser
 

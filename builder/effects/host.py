@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 from pathlib import Path
 
 from builder.core.catalog_model import ChipConf
-from builder.effects import proc
+from builder.effects import proc, tools
 
 
 def chip_present(chip: ChipConf) -> bool:
@@ -16,14 +15,15 @@ def chip_present(chip: ChipConf) -> bool:
     if not chip.smi_command:
         return True
     program = chip.smi_command.split()[0]
-    if shutil.which(program) is None:
+    if tools.find(program) is None:
         return False
     return proc.run([program], timeout=20).returncode == 0
 
 
 def program_present(argv: list[str]) -> bool:
-    """Whether the first word of a command is an executable on PATH."""
-    return bool(argv) and shutil.which(argv[0]) is not None
+    """Whether the first word of a command is an executable beside the builder's Python or
+    on PATH (where :func:`builder.effects.proc.run` will find it)."""
+    return bool(argv) and tools.find(argv[0]) is not None
 
 
 def describe() -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import time
 from collections.abc import Iterator
@@ -18,7 +17,7 @@ from pathlib import Path
 
 from builder.core.log import Log
 from builder.core.plain import dumps
-from builder.effects import containers, fs
+from builder.effects import containers, fs, tools
 from builder.effects.proc import group_alive
 
 FOLDER = ".engines"
@@ -62,7 +61,7 @@ def reap(out_dir: Path, log: Log) -> list[str]:
             _kill_group(group)
             stopped.append(f"engine of {record.get('cell', '?')} (process group {group})")
         path.unlink(missing_ok=True)
-    if shutil.which("docker") is not None:
+    if tools.find("docker") is not None:
         for container in containers.leftovers(_owner_alive):
             containers.remove(container)
             stopped.append(f"container {container[:12]}")

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from builder.effects import tools
+
 # How often a batch job's watcher looks at it.
 WATCH_EVERY_S = 1.0
 
@@ -32,7 +34,12 @@ def run(argv: Sequence[str], *, timeout: float, cwd: Path | None = None) -> Comp
     """Run a short command; a missing program or a time-out gives return code 127 or 124."""
     try:
         done = subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=timeout, cwd=cwd, check=False
+            tools.resolve(argv),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            check=False,
         )
     except FileNotFoundError as exc:
         return Completed(127, "", str(exc))
@@ -56,7 +63,8 @@ class Server:
         log_path: Path,
         cwd: Path | None = None,
     ) -> None:
-        self.argv = tuple(argv)
+        # A tool installed beside the builder's Python runs from there (effects/tools.py).
+        self.argv = tuple(tools.resolve(argv))
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("wb") as log:

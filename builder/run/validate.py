@@ -69,7 +69,8 @@ def awaiting(catalog: Catalog, resolved: ResolvedCell, runtime: Runtime) -> Cell
         reason = "--runtime container: docker is not installed here"
         return dataclasses.replace(base, reason=reason)
     if runtime == "host" and not host.program_present(engine.serve):
-        reason = f"{engine.display_name} is not installed here ({engine.serve[0]!r} is not on PATH)"
+        where = "beside the builder's Python or on PATH"
+        reason = f"{engine.display_name} is not installed here ({engine.serve[0]!r} is not {where})"
         return dataclasses.replace(base, reason=reason)
     return None
 
