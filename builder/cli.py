@@ -312,9 +312,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     # A report: what is missing is said, never an error (exit 0).
     found = host_doctor.doctor(args.root, args.overrides, runtime=args.runtime)
     if args.format == "json":
-        echo(json.dumps(found.to_json(), indent=2, sort_keys=True), machine=True)
+        emit(found.to_json())
     else:
-        echo(doctor_report.text(found), end="")
+        echo(doctor_report.text(found, width(args)), end="")
     return 0
 
 
@@ -506,7 +506,8 @@ def _add_doctor(
         parents=[common],
         help="what this host has (chips, engines, tools) and why cells would await a runner",
     )
-    doc.add_argument("--format", choices=["table", "json"], default="table")
+    add_format(doc, ("table", "json"))
+    add_wide(doc)
     _add_runtime(doc)
     doc.add_argument("overrides", nargs="*", help=OVERRIDES_HELP)
     doc.set_defaults(func=cmd_doctor)

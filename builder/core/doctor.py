@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from builder.core.table import table as table_lines
+
 SCHEMA_VERSION = 1
 Kind = Literal["chip", "engine", "tool", "quantizer"]
 KINDS: tuple[Kind, ...] = ("chip", "engine", "tool", "quantizer")
@@ -148,23 +150,16 @@ def summary_counts(cells: Sequence[CellHere]) -> dict[str, int]:
     return {"cells": len(cells), "runs_here": len(cells) - waiting, "awaiting_runner": waiting}
 
 
-def _columns(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    return [
-        "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
-        for line in (header, *rows)
-    ]
-
-
-def text(found: Report) -> str:
-    """The report as people read it: the host, a table of what it has, then every cell."""
+def text(found: Report, width: int | None = None) -> str:
+    """The report as people read it: the host, a table of what it has, then every cell;
+    the tables fit ``width`` columns (None: as wide as they need)."""
     lines = [f"host: {found.host}; python: {found.python}; runtime: {found.runtime}", ""]
     header = ("KIND", "NAME", "FOUND", "VERSION", "WHERE", "NOTE")
     table = [
         (r.kind, r.name, "yes" if r.found else "no", r.version or "-", r.where or "-", r.note)
         for r in found.rows
     ]
-    lines += _columns(header, table)
+    lines += table_lines(header, table, width, key=1)
     counts = summary_counts(found.cells)
     lines.append("")
     if found.plan_error:
@@ -179,5 +174,5 @@ def text(found: Report) -> str:
             (c.cell, f"awaiting runner: {c.awaiting}" if c.awaiting else "runs here")
             for c in found.cells
         ]
-        lines += ["", *_columns(("CELL", "HERE"), cells)]
+        lines += ["", *table_lines(("CELL", "HERE"), cells, width)]
     return "\n".join(lines) + "\n"
