@@ -64,10 +64,11 @@ def alive(pid: int) -> bool:
 
 
 def cell_dirs(out: Path) -> list[Path]:
+    """The cell folders out/<recipe>/<cell-id>/ (out/site/ holds the report page)."""
     return sorted(
         cell
         for recipe in out.iterdir()
-        if recipe.is_dir() and not recipe.name.startswith(".")
+        if recipe.is_dir() and not recipe.name.startswith(".") and recipe.name != "site"
         for cell in recipe.iterdir()
         if not cell.name.startswith(".")
     )
